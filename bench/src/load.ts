@@ -1,0 +1,64 @@
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
+
+export interface LoadOptions {
+  url: string;
+  connections?: number;
+  seconds: number;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Fixed total rate (requests/s) instead of as fast as possible. */
+  rate?: number;
+  /** Seconds of warm-up at the same settings, not counted. */
+  warmupSeconds?: number;
+}
+
+export interface LoadFigures {
+  rps: number;
+  p50: number;
+  p99: number;
+  /** Requests that failed at the socket level, plus timeouts. */
+  errors: number;
+  /** Responses with a status outside 2xx. */
+  non2xx: number;
+  total: number;
+  bytesPerSec: number;
+}
+
+/**
+ * Runs autocannon in its own process (so the load generator never shares an event loop with
+ * anything it measures) and returns its figures.
+ */
+export async function measure(opts: LoadOptions): Promise<LoadFigures> {
+  const args = [AUTOCANNON, '-j', '-n', '-c', String(opts.connections ?? 50), '-d', String(opts.seconds)];
+  if (opts.method) args.push('-m', opts.method);
+  if (opts.body !== undefined) args.push('-b', opts.body);
+  if (opts.rate) args.push('-R', String(opts.rate));
+  if (opts.warmupSeconds) args.push('-W', `[-c ${opts.connections ?? 50} -d ${opts.warmupSeconds}]`);
+  for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}=${v}`);
+  args.push(opts.url);
+  const { stdout } = await run(process.execPath, args, {
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: (opts.seconds + (opts.warmupSeconds ?? 0) + 60) * 1000,
+  });
+  const r = JSON.parse(stdout);
+  return {
+    rps: Math.round(r.requests.average),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+    total: r.requests.total,
+    bytesPerSec: Math.round(r.throughput.average),
+  };
+}
+
+/** a / b rounded to 3 decimals (0 when b is 0). */
+export function ratio(a: number, b: number): number {
+  return b === 0 ? 0 : Math.round((a / b) * 1000) / 1000;
+}

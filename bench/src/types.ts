@@ -1,0 +1,37 @@
+/**
+ * The benchmark contract. Each `bench/src/benches/<name>.ts` default-exports a `Benchmark`;
+ * `npm run bench -- [--quick] [name ...]` runs them and writes `bench/results/<name>.json`:
+ * `{ name, date, machine, figures, ratios, goals }`, each goal naming a figure or ratio key.
+ */
+export interface Goal {
+  min?: number;
+  max?: number;
+}
+
+export interface BenchResult {
+  figures: Record<string, number>;
+  ratios: Record<string, number>;
+  goals: Record<string, Goal>;
+  /** Free-form notes printed under the table (what was compared, caveats). */
+  notes?: string[];
+}
+
+export interface BenchContext {
+  /** Short profile for CI: fewer seconds per target, same comparisons. */
+  quick: boolean;
+  /** A scratch folder for this benchmark's processes (logs, data), removed afterwards unless kept. */
+  dir: string;
+  /** Repository root. */
+  root: string;
+  /** Seconds each load phase should last (quick: 2–3, full: 6–10). */
+  seconds: number;
+  /** Progress line on the console. */
+  log(message: string): void;
+}
+
+export interface Benchmark {
+  name: string;
+  /** One line: what is measured against what. */
+  description: string;
+  run(ctx: BenchContext): Promise<BenchResult>;
+}

@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { freePort, type ManagedProcess, startProcess } from '../process/managed.ts';
+
+const run = promisify(execFile);
+
+/** The farm's VCL folder (infra/varnish): the main VCL includes `backends.vcl` from the instance dir. */
+export const VCL_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../infra/varnish');
+
+export interface VarnishOptions {
+  name?: string;
+  /** Instance folder: work dir (-n), secret, generated backends.vcl and the log live here. */
+  dir: string;
+  port?: number;
+  adminPort?: number;
+  /** Backend every request goes to (written to backends.vcl as `default`). */
+  backend: { host: string; port: number };
+  /** Main VCL file; defaults to infra/varnish/default.vcl. */
+  vcl?: string;
+  /** Extra `-p name=value` runtime parameters. */
+  params?: Record<string, string | number>;
+  storage?: string;
+  /** Secret required in the `x-purge-secret` header for BAN/PURGE (written to purge-secret.vcl). */
+  purgeSecret?: string;
+}
+
+export interface VarnishInstance {
+  name: string;
+  port: number;
+  adminPort: number;
+  secretFile: string;
+  process: ManagedProcess;
+  /** Runs a varnishadm command (e.g. `ban.list`) and returns its output. */
+  admin(...args: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Writes the per-instance includes that the farm's VCL expects. */
+export function writeVarnishIncludes(
+  dir: string,
+  backend: { host: string; port: number },
+  purgeSecret: string,
+): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'backends.vcl'),
+    `# generated: the single backend of this Varnish instance\nbackend default {\n  .host = "${backend.host}";\n  .port = "${backend.port}";\n  .connect_timeout = 2s;\n  .first_byte_timeout = 30s;\n  .between_bytes_timeout = 10s;\n}\n`,
+  );
+  writeFileSync(
+    join(dir, 'purge-secret.vcl'),
+    `# generated: never commit\nsub farm_purge_secret { set req.http.x-farm-purge-secret-expected = "${purgeSecret}"; }\n`,
+  );
+  chmodSync(join(dir, 'purge-secret.vcl'), 0o644);
+}
+
+/**
+ * Starts a real varnishd in the foreground on loopback with the farm's VCL.
+ * @example const v = await startVarnish({ dir, backend: { host: '127.0.0.1', port: originPort } })
+ */
+export async function startVarnish(opts: VarnishOptions): Promise<VarnishInstance> {
+  const name = opts.name ?? 'varnish';
+  const port = opts.port ?? (await freePort());
+  const adminPort = opts.adminPort ?? (await freePort());
+  mkdirSync(opts.dir, { recursive: true });
+  chmodSync(opts.dir, 0o755); // varnishd drops to its own users; they read the includes here
+  const secretFile = join(opts.dir, 'secret');
+  writeFileSync(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+  writeVarnishIncludes(opts.dir, opts.backend, opts.purgeSecret ?? randomBytes(16).toString('hex'));
+  const params = Object.entries({
+    vcl_path: `${opts.dir}:${VCL_DIR}:/usr/share/varnish/vcl`,
+    ...(opts.params ?? {}),
+  });
+  const args = [
+    '-F',
+    '-n',
+    join(opts.dir, 'work'),
+    '-a',
+    `127.0.0.1:${port}`,
+    '-T',
+    `127.0.0.1:${adminPort}`,
+    '-S',
+    secretFile,
+    '-f',
+    opts.vcl ?? join(VCL_DIR, 'default.vcl'),
+    '-s',
+    opts.storage ?? 'malloc,128m',
+    ...params.flatMap(([k, v]) => ['-p', `${k}=${v}`]),
+  ];
+  const proc = await startProcess({
+    name,
+    command: 'varnishd',
+    args,
+    logFile: join(opts.dir, 'varnishd.log'),
+    ready: { tcp: port },
+    readyTimeoutMs: 30_000,
+  });
+  const admin = async (...cmd: string[]) =>
+    (await run('varnishadm', ['-T', `127.0.0.1:${adminPort}`, '-S', secretFile, ...cmd], { timeout: 10_000 }))
+      .stdout;
+  return { name, port, adminPort, secretFile, process: proc, admin, stop: () => proc.stop() };
+}
