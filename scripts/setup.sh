@@ -8,6 +8,6 @@ bash scripts/system-packages.sh
 stamp="node_modules/.setup-stamp"
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "› installing npm workspaces (node $(node --version)) ..." >&2
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  npm install --no-audit --no-fund --loglevel=error >&2  # not `npm ci`: npm 11 drops other platforms' optional deps from this lock and then refuses it
   touch "$stamp"
 fi

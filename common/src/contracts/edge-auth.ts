@@ -7,6 +7,13 @@
 /** Request header carrying the shared edge secret. Stripped by the origin-router after checking. */
 export const EDGE_AUTH_HEADER = 'x-edge-auth';
 
+/**
+ * The host the visitor asked for, as the edge saw it. The worker always sends it (a Worker's
+ * subrequest to a local ORIGIN_URL cannot keep the visitor's Host). The origin-router uses it in
+ * place of `Host` only on requests whose `x-edge-auth` verified, and strips it otherwise.
+ */
+export const EDGE_HOST_HEADER = 'x-edge-host';
+
 /** Minimum length of an edge key; shorter keys are refused at start-up by every component. */
 export const EDGE_KEY_MIN_LENGTH = 32;
 

@@ -23,7 +23,10 @@ export const PURGE_LIMITS = Object.freeze({
 /** Tag syntax: what fits in an `xkey`/`Cache-Tag` header token. */
 export const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
-/** The path of the edge worker's purge endpoint, called by the cache-purger. */
+/**
+ * The path of the edge worker's purge endpoint, called by the cache-purger with
+ * `authorization: Bearer <EDGE_PURGE_TOKEN>` and a `PurgeRequest` body.
+ */
 export const EDGE_PURGE_PATH = '/__edge/purge';
 
 export type PurgeCheck = { ok: true; value: PurgeRequest } | { ok: false; field: string; message: string };
