@@ -76,6 +76,9 @@ export async function startVarnish(opts: VarnishOptions): Promise<VarnishInstanc
   });
   const args = [
     '-F',
+    // As root, varnishd's default jail drops to its own users, which cannot read includes under a
+    // private (0700) temp or run folder. Loopback test/farm instances run unjailed instead.
+    ...(process.getuid?.() === 0 ? ['-j', 'none'] : []),
     '-n',
     join(opts.dir, 'work'),
     '-a',
