@@ -40,6 +40,13 @@ export interface ManagedProcess {
 }
 
 const live = new Set<ChildProcess>();
+/** Every handle this process started and that has not exited, oldest first. */
+const handles = new Set<ManagedProcess>();
+
+/** The processes started by this process (through any launcher) that are still running, oldest first. */
+export function managedProcesses(): ManagedProcess[] {
+  return [...handles];
+}
 let exitHookInstalled = false;
 
 /** Kill every group we started if this process exits without stopping them (test crash, Ctrl-C). */
@@ -111,6 +118,8 @@ export async function startProcess(opts: ProcessOptions): Promise<ManagedProcess
       signal('SIGKILL'); // grandchildren that outlived the leader
     },
   };
+  handles.add(handle);
+  void exited.then(() => handles.delete(handle));
   if (opts.ready) {
     const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
     while (!(await isReady(opts.ready))) {
