@@ -1,0 +1,55 @@
+/**
+ * The worker's Hono app: the purge endpoint, the visitor path, and one error handler rendering
+ * EdgeError as a JSON envelope. No logic of its own beyond wiring and the per-request trace.
+ */
+import { EDGE_PURGE_PATH } from '@wpfarm/common/contracts/purge';
+import { Hono } from 'hono';
+import { edgeAnswer } from './answers.ts';
+import { configFor } from './config.ts';
+import { type EdgeDeps, handleEdge, type RequestRecord } from './edge.ts';
+import { EdgeError } from './errors.ts';
+import { log } from './log.ts';
+import { handlePurge } from './purge.ts';
+import { continueTrace, newTrace } from './traceparent.ts';
+
+const defaultDeps: EdgeDeps = { now: () => Date.now(), cache: () => caches.default };
+
+/**
+ * Builds the app.
+ * @example export default buildApp();
+ */
+export function buildApp(deps: EdgeDeps = defaultDeps) {
+  const app = new Hono<{ Bindings: Env }>();
+
+  app.post(EDGE_PURGE_PATH, (c) => {
+    // Only the purge caller is trusted to continue its trace (decision: docs/decisions/edge-tracing.md).
+    continueTrace(c.req.header('traceparent'), configFor(c.env).sampleRate);
+    return handlePurge(c.req.raw, c.env, deps);
+  });
+  app.all(EDGE_PURGE_PATH, () => edgeAnswer(405, 'method', { headers: { allow: 'POST' } }));
+
+  app.all('*', (c) => {
+    const cfg = configFor(c.env);
+    const trace = newTrace(cfg.sampleRate);
+    const record: RequestRecord = {};
+    // Hono types its own ExecutionContext; at run time it is workerd's.
+    const ctx = c.executionCtx as unknown as ExecutionContext;
+    return handleEdge(c.req.raw, c.env, ctx, deps, trace, record);
+  });
+
+  app.onError((err) => {
+    if (err instanceof EdgeError) {
+      if (err.status >= 500) log('error', err.message, { code: err.code });
+      return edgeAnswer(err.status, `error:${err.code}`, {
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ error: { code: err.code, message: err.message, field: err.field } }),
+      });
+    }
+    log('error', 'unhandled error', { error: String(err), stack: (err as Error)?.stack });
+    return edgeAnswer(500, 'error:INTERNAL', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ error: { code: 'INTERNAL', message: 'internal error' } }),
+    });
+  });
+  return app;
+}

@@ -1,0 +1,33 @@
+/**
+ * The test farm: a registry exercising every policy the edge reads, and the test secrets. Imported
+ * by the Node side (global setup: the origin) and by the tests running in workerd.
+ */
+export const TEST_EDGE_KEY = 'test-edge-key-0123456789abcdef0123456789';
+export const TEST_PURGE_TOKEN = 'test-purge-token-0123456789abcdef01234567';
+
+const site = (id: string, host: string, policy: Record<string, unknown> = {}, aliases: string[] = []) => ({
+  id,
+  host,
+  aliases,
+  upstream: `http://wp-${id}:80`,
+  webhookSecretRef: `WEBHOOK_SECRET_${id.toUpperCase().replaceAll('-', '_')}`,
+  policy,
+});
+
+/** The registry document (validated by common's schema in both runtimes). */
+export const TEST_REGISTRY = {
+  version: 1,
+  sites: [
+    site('alpha', 'alpha.test', { aliasMode: 'redirect' }, ['www.alpha.test']),
+    site('beta', 'beta.test', { aliasMode: 'serve', woocommerce: true, deviceVariants: true }, [
+      'shop.beta.test',
+    ]),
+    site('gamma', 'gamma.test', { xmlrpc: true, restApiCache: true, extraBypassCookies: ['pmpro_visit'] }),
+    // Expires at once, never revalidates in the background, serves stale on error for a day.
+    site('stale', 'stale.test', { htmlTtl: 0, staleWhileRevalidate: 0, staleIfError: 86400 }),
+    // Expires at once, then served stale while one background refresh runs.
+    site('swr', 'swr.test', { htmlTtl: 0, staleWhileRevalidate: 3600, staleIfError: 0 }),
+    site('purge-a', 'purge-a.test'),
+    site('purge-b', 'purge-b.test'),
+  ],
+};

@@ -1,0 +1,51 @@
+/**
+ * Starts the real demo origin (common) on loopback for the workerd tests, behind a thin front that
+ * does what the origin-router does with edge requests: verify `x-edge-auth`, then route by
+ * `x-edge-host`. It also keeps the headers of the last requests, so tests can prove what reached
+ * the origin (poisoning headers, cookies, traceparent).
+ */
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EDGE_AUTH_HEADER, EDGE_HOST_HEADER, edgeSecretMatches } from '@wpfarm/common/contracts/edge-auth';
+import { demoOriginHandler } from '@wpfarm/common/peers/demo-origin';
+import { validateRegistry } from '@wpfarm/common/registry/schema';
+import type { TestProject } from 'vitest/node';
+import { TEST_EDGE_KEY, TEST_REGISTRY } from './fixtures.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    originPort: number;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const origin = demoOriginHandler({ registry: validateRegistry(TEST_REGISTRY), pageBytes: 2048 });
+  const seen: { method: string; host: string; path: string; headers: IncomingHttpHeaders }[] = [];
+  const server = createServer((req, res) => {
+    const path = req.url ?? '/';
+    if (path.startsWith('/__front/seen')) {
+      res.setHeader('content-type', 'application/json');
+      return res.end(JSON.stringify(seen));
+    }
+    if (!path.startsWith('/__origin/')) {
+      if (!edgeSecretMatches(req.headers[EDGE_AUTH_HEADER] as string | undefined, [TEST_EDGE_KEY])) {
+        res.statusCode = 403;
+        return res.end('edge auth failed\n');
+      }
+      req.headers.host = String(req.headers[EDGE_HOST_HEADER] ?? '');
+      seen.push({ method: req.method ?? '', host: req.headers.host, path, headers: req.headers });
+      if (seen.length > 1000) seen.shift();
+    }
+    origin.handler(req, res).catch((err) => {
+      res.statusCode = 500;
+      res.end(String(err));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  project.provide('originPort', (server.address() as AddressInfo).port);
+  return () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+}
