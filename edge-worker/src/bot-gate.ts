@@ -28,7 +28,7 @@ const CLAIMED_BOTS: readonly [RegExp, string][] = [
 
 /**
  * Reasons a path is a probe for secrets or backups: the rule's name, or undefined. Dotfiles are
- * probes everywhere except under `/.well-known/` (ACME, security.txt).
+ * probes everywhere except the `/.well-known/` folder itself (ACME, security.txt).
  * @example probeReason('/.env') // '.env'
  */
 export function probeReason(rawPath: string): string | undefined {
@@ -39,10 +39,9 @@ export function probeReason(rawPath: string): string | undefined {
     path = rawPath.toLowerCase();
   }
   const segments = path.split('/').filter(Boolean);
-  if (!path.startsWith('/.well-known/') || segments.length === 0) {
-    const dot = segments.find((s) => s.startsWith('.') && s !== '.well-known');
-    if (dot) return dot === '.env' || dot.startsWith('.env.') ? '.env' : dot === '.git' ? '.git' : 'dotfile';
-  }
+  // `/.well-known/` itself is public (ACME, security.txt); a dotfile inside it is still a probe.
+  const dot = segments.find((s, i) => s.startsWith('.') && !(i === 0 && s === '.well-known'));
+  if (dot) return dot === '.env' || dot.startsWith('.env.') ? '.env' : dot === '.git' ? '.git' : 'dotfile';
   const file = segments[segments.length - 1] ?? '';
   if (/^wp-config\.php./.test(file) || /^wp-config\.(bak|old|orig|save|txt|swp|backup)$/.test(file))
     return 'wp-config-backup';
