@@ -1,0 +1,188 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EDGE_PURGE_PATH, type PurgeRequest } from '@wpfarm/common/contracts/purge';
+import type { Registry } from '@wpfarm/common/registry/schema';
+import type { Logger } from 'pino';
+import { type CloudflareClient, type CloudflarePurgeBody, cloudflareCalls } from './cloudflare.ts';
+import type { Config } from './config.ts';
+import type { PurgerMetrics } from './metrics.ts';
+import { backoffMs, coalesce, type SitePurge } from './plan.ts';
+import { KEYS, type Queue } from './queue.ts';
+import { siteHosts } from './scope.ts';
+import { withLinkedSpan } from './tracing.ts';
+
+/**
+ * The edge purge, after every Varnish node acknowledged a job (the last node's ack put it on
+ * `purge:edge`): first the edge worker's purge endpoint, then Cloudflare's API when configured.
+ * Purging the edge before Varnish would let the edge refill from a stale node.
+ */
+export interface EdgeDeliveryDeps {
+  queue: Queue;
+  registry: () => Registry;
+  config: Config;
+  logger: Logger;
+  metrics: PurgerMetrics;
+  cloudflare?: CloudflareClient;
+}
+
+export class EdgeDelivery {
+  readonly #d: EdgeDeliveryDeps;
+  #stopping = false;
+  #wake = new AbortController();
+  #loop: Promise<void> | undefined;
+  constructor(deps: EdgeDeliveryDeps) {
+    this.#d = deps;
+  }
+
+  start(): void {
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#wake.abort();
+    await this.#loop;
+  }
+
+  async #pause(ms: number) {
+    await sleep(ms, undefined, { signal: this.#wake.signal }).catch(() => {});
+  }
+
+  async #run(): Promise<void> {
+    const { queue, config, logger } = this.#d;
+    let ownPending = true;
+    let lastClaim = 0;
+    let errors = 0;
+    while (!this.#stopping) {
+      try {
+        let entries: { id: string; fields: Record<string, string> }[] = [];
+        if (ownPending) {
+          entries = await queue.read(KEYS.edge, KEYS.edgeGroup, config.consumer, config.batchSize, 0, '0');
+          if (!entries.length) ownPending = false;
+        }
+        if (!entries.length && Date.now() - lastClaim >= config.claimIdleMs / 2) {
+          lastClaim = Date.now();
+          entries = await queue.autoclaim(
+            KEYS.edge,
+            KEYS.edgeGroup,
+            config.consumer,
+            config.claimIdleMs,
+            config.batchSize,
+          );
+        }
+        if (!entries.length)
+          entries = await queue.read(KEYS.edge, KEYS.edgeGroup, config.consumer, config.batchSize, 1000);
+        if (entries.length) await this.#deliver(entries);
+        errors = 0;
+      } catch (err) {
+        ownPending = true;
+        errors++;
+        logger.error({ err }, 'edge loop error (Redis?); retrying');
+        await this.#pause(backoffMs(errors, config.retryBaseMs, config.retryMaxMs));
+      }
+    }
+  }
+
+  async #deliver(entries: { id: string; fields: Record<string, string> }[]): Promise<void> {
+    const { queue, config, metrics } = this.#d;
+    const refs = entries.map((e) => ({ id: e.id, job: e.fields.job ?? '' }));
+    if (!config.edge && !this.#d.cloudflare) {
+      await queue.ackEdge(refs, 'skipped');
+      return;
+    }
+    const jobs = (await queue.jobs(refs.map((r) => r.job))).filter((j) => !!j);
+    const purges = coalesce(
+      jobs.map((j) => j.req),
+      config.maxUrlsPerSite,
+    );
+    const edgeDone = new Set<string>(); // sites the edge worker already purged, not re-sent on a retry
+    const ok = await withLinkedSpan(
+      'purge edge',
+      jobs.map((j) => j.traceparent),
+      { 'purge.jobs': jobs.length, 'purge.sites': purges.length },
+      async () => {
+        if (config.edge && !(await this.#untilDone(() => this.#edgeWorker(purges, edgeDone)))) return false;
+        if (this.#d.cloudflare && !(await this.#cloudflare(purges))) return false;
+        return true;
+      },
+    );
+    if (!ok) return; // stopping: the entries stay pending for the next purger
+    await queue.ackEdge(refs, 'done');
+    const now = Date.now();
+    for (const j of jobs) metrics.latency.observe({ node: 'edge' }, (now - j.acceptedAt) / 1000);
+  }
+
+  /** Retries `fn` with backoff until it succeeds or the purger stops. */
+  async #untilDone(fn: () => Promise<boolean>): Promise<boolean> {
+    const { config } = this.#d;
+    for (let attempt = 0; ; attempt++) {
+      if (await fn()) return true;
+      if (this.#stopping) return false;
+      await this.#pause(backoffMs(attempt, config.retryBaseMs, config.retryMaxMs));
+    }
+  }
+
+  async #edgeWorker(purges: SitePurge[], done: Set<string>): Promise<boolean> {
+    const { config, metrics, logger } = this.#d;
+    const edge = config.edge!;
+    for (const p of purges) {
+      if (done.has(p.site)) continue;
+      const body: PurgeRequest = p.all
+        ? { site: p.site, all: true }
+        : {
+            site: p.site,
+            ...(p.urls.length ? { urls: p.urls } : {}),
+            ...(p.tags.length ? { tags: p.tags } : {}),
+          };
+      try {
+        const res = await fetch(`${edge.url}${EDGE_PURGE_PATH}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${edge.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(config.requestTimeoutMs),
+        });
+        await res.arrayBuffer();
+        metrics.edge.inc({ target: 'edge-worker', result: res.ok ? 'ok' : 'failed' });
+        if (!res.ok) {
+          logger.warn({ site: p.site, status: res.status }, 'edge purge failed; retrying');
+          return false;
+        }
+      } catch (err) {
+        metrics.edge.inc({ target: 'edge-worker', result: 'failed' });
+        logger.warn({ site: p.site, err: (err as Error).message }, 'edge purge failed; retrying');
+        return false;
+      }
+      done.add(p.site);
+    }
+    return true;
+  }
+
+  /** Every call for every site with a zone, each retried (429: after Retry-After) until done. */
+  async #cloudflare(purges: SitePurge[]): Promise<boolean> {
+    const { metrics, logger, config } = this.#d;
+    const cf = this.#d.cloudflare!;
+    const calls: { zone: string; body: CloudflarePurgeBody }[] = [];
+    for (const p of purges) {
+      const zone = cf.zone(p.site);
+      const site = this.#d.registry().byId.get(p.site);
+      if (!zone || !site) continue;
+      for (const body of cloudflareCalls({ ...p, hosts: siteHosts(site) }, cf.plan))
+        calls.push({ zone, body });
+    }
+    for (const c of calls) {
+      for (let attempt = 0; ; attempt++) {
+        const r = await cf.call(c.zone, c.body);
+        if (r.ok) {
+          metrics.edge.inc({ target: 'cloudflare', result: 'ok' });
+          break;
+        }
+        metrics.edge.inc({ target: 'cloudflare', result: r.retryAfterMs ? 'rate-limited' : 'failed' });
+        if (this.#stopping) return false;
+        const wait = r.retryAfterMs ?? backoffMs(attempt, config.retryBaseMs, config.retryMaxMs);
+        if (!r.retryAfterMs)
+          logger.warn({ zone: c.zone, error: r.error }, 'cloudflare purge failed; retrying');
+        await this.#pause(wait);
+      }
+    }
+    return true;
+  }
+}

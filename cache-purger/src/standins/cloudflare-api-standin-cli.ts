@@ -1,0 +1,12 @@
+import { startCloudflareStandin } from './cloudflare-api-standin.ts';
+
+/** Runs the Cloudflare API stand-in as a process (local farm): CF_STANDIN_PORT, CLOUDFLARE_API_TOKEN, CLOUDFLARE_PLAN. */
+const token = process.env.CLOUDFLARE_API_TOKEN;
+if (!token) {
+  console.error(JSON.stringify({ level: 'fatal', msg: 'CLOUDFLARE_API_TOKEN is required' }));
+  process.exit(2);
+}
+const plan = (process.env.CLOUDFLARE_PLAN ?? 'free') as 'free';
+const s = await startCloudflareStandin({ token, plan, port: Number(process.env.CF_STANDIN_PORT ?? 0) });
+console.log(JSON.stringify({ level: 'info', msg: 'cloudflare-api-standin listening', port: s.port, plan }));
+process.on('SIGTERM', () => void s.close().then(() => process.exit(0)));
