@@ -1,0 +1,46 @@
+/** The origin-router's errors: a stable `code`, the HTTP status it renders as, and a `cause`. */
+
+export const ERRORS = Object.freeze({
+  EDGE_AUTH_FAILED: { status: 403, message: 'edge authentication failed' },
+  CLIENT_NOT_ALLOWED: { status: 403, message: 'client address not allowed' },
+  UNKNOWN_HOST: { status: 421, message: 'no site for this host' },
+  BAD_FRAMING: { status: 400, message: 'ambiguous request framing' },
+  URL_TOO_LONG: { status: 414, message: 'request URL too long' },
+  BODY_TOO_LARGE: { status: 413, message: 'request body too large' },
+  NO_HEALTHY_NODE: { status: 503, message: 'no cache node available' },
+  CIRCUIT_OPEN: { status: 503, message: 'upstream temporarily unavailable' },
+  UPSTREAM_UNAVAILABLE: { status: 502, message: 'upstream unavailable' },
+  UPSTREAM_TIMEOUT: { status: 504, message: 'upstream timed out' },
+} as const);
+
+export type RouterErrorCode = keyof typeof ERRORS;
+
+/** A failure the router answers itself; `status` comes from the code. */
+export class RouterError extends Error {
+  readonly code: RouterErrorCode;
+  readonly status: number;
+  /** Seconds for `Retry-After`, when the condition is known to be temporary. */
+  readonly retryAfter: number | undefined;
+  constructor(code: RouterErrorCode, opts: { cause?: unknown; detail?: string; retryAfter?: number } = {}) {
+    super(opts.detail ? `${ERRORS[code].message}: ${opts.detail}` : ERRORS[code].message, {
+      cause: opts.cause,
+    });
+    this.name = 'RouterError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.retryAfter = opts.retryAfter;
+  }
+}
+
+/** Maps an upstream client error (undici codes) to the router's error. */
+export function upstreamError(err: unknown): RouterError {
+  const code = (err as { code?: string } | null)?.code ?? '';
+  const timeout =
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT';
+  return new RouterError(timeout ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE', {
+    cause: err,
+    detail: code || undefined,
+  });
+}

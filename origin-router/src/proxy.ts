@@ -1,0 +1,212 @@
+/**
+ * The streaming forwarder: one upstream attempt through an undici dispatcher, response bytes
+ * written to the client as they arrive (backpressure both ways), no buffering.
+ *
+ * It uses undici's callback handler (onConnect/onHeaders/onData/onComplete/onError): undici
+ * hands it raw header buffers without building a headers object, which is measurably cheaper
+ * on the hot path than the controller-style handler or `stream()`/`request()`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+
+/** Request headers never forwarded (hop-by-hop, and ours: set or checked by the router). */
+export const DROP_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'x-edge-auth',
+  'x-edge-host',
+  'x-forwarded-for',
+  'x-request-id',
+]);
+
+/** Response headers never passed back (hop-by-hop; Node sets its own framing). */
+const DROP_RESPONSE_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'x-request-id',
+]);
+
+/**
+ * Copies the client's headers for the upstream, dropping hop-by-hop ones, those named in
+ * `Connection`, the router's own (`x-farm-*`), and when `dropTrace` the trace context.
+ */
+export function upstreamHeaders(
+  raw: readonly string[],
+  connection: string | undefined,
+  dropTrace: boolean,
+): string[] {
+  const out: string[] = [];
+  let listed: Set<string> | undefined;
+  if (connection && connection !== 'keep-alive' && connection !== 'close')
+    listed = new Set(
+      connection
+        .toLowerCase()
+        .split(',')
+        .map((s) => s.trim()),
+    );
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (DROP_REQUEST_HEADERS.has(lower) || lower.startsWith('x-farm-')) continue;
+    if (listed?.has(lower)) continue;
+    if (dropTrace && (lower === 'traceparent' || lower === 'tracestate')) continue;
+    out.push(name, raw[i + 1]!);
+  }
+  return out;
+}
+
+/** What the caller learns from one attempt. */
+export interface AttemptResult {
+  /** `ok`: response fully sent; `retry`: refused before anything reached the client; `error`. */
+  outcome: 'ok' | 'retry' | 'error';
+  status: number;
+  /** The upstream's `x-cache` header, when any. */
+  cache: string;
+  error?: Error;
+  /** True when response headers were already sent to the client when the error happened. */
+  started: boolean;
+}
+
+export interface AttemptOptions {
+  dispatcher: Dispatcher;
+  origin?: string;
+  method: string;
+  path: string;
+  headers: string[];
+  body: Dispatcher.DispatchOptions['body'];
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** When true, a 503 from the upstream is refused (outcome `retry`) unless it says maintenance. */
+  retryOn503: boolean;
+  /** Extra response headers (flat list), e.g. x-request-id. */
+  responseHeaders: string[];
+  onHeaders?: (status: number) => void;
+  done: (r: AttemptResult) => void;
+}
+
+const RETRY = new Error('refused for retry');
+
+/** One upstream attempt, streamed. Calls `opts.done` exactly once. */
+export function attempt(opts: AttemptOptions): void {
+  const h = new Handler(opts);
+  opts.res.once('close', h.onClientClose);
+  try {
+    opts.dispatcher.dispatch(
+      {
+        origin: opts.origin,
+        method: opts.method as Dispatcher.HttpMethod,
+        path: opts.path,
+        headers: opts.headers,
+        body: opts.body,
+      },
+      h as unknown as Dispatcher.DispatchHandler,
+    );
+  } catch (err) {
+    h.onError(err as Error);
+  }
+}
+
+class Handler {
+  private readonly o: AttemptOptions;
+  private abortFn: ((err?: Error) => void) | undefined;
+  private resumeFn: (() => void) | undefined;
+  private status = 0;
+  private cache = '';
+  private started = false;
+  private finished = false;
+  private refused = false;
+  readonly onClientClose: () => void;
+  private readonly onDrain: () => void;
+
+  constructor(o: AttemptOptions) {
+    this.o = o;
+    this.onClientClose = () => {
+      // The client went away before we finished: stop the upstream transfer.
+      if (!this.finished) this.abortFn?.(new Error('client closed'));
+    };
+    this.onDrain = () => this.resumeFn?.();
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    if (this.o.res.destroyed) abort(new Error('client closed'));
+  }
+
+  onResponseStarted(): void {}
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    if (status < 200) return true; // 1xx (100-continue): Node answers the client itself
+    const res = this.o.res;
+    const out = this.o.responseHeaders;
+    const base = out.length;
+    let maintenance = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1');
+      const lower = name.toLowerCase();
+      if (DROP_RESPONSE_HEADERS.has(lower)) continue;
+      const value = raw[i + 1]!.toString('latin1');
+      if (lower === 'x-cache') this.cache = value;
+      else if (lower === 'x-router-maintenance') maintenance = true;
+      out.push(name, value);
+    }
+    this.status = status;
+    if (status === 503 && this.o.retryOn503 && !maintenance) {
+      this.refused = true;
+      out.length = base; // the next attempt starts from the router's own headers
+      this.abortFn?.(RETRY);
+      return false;
+    }
+    this.o.onHeaders?.(status);
+    this.resumeFn = resume;
+    res.sendDate = false; // the upstream's Date is passed on
+    res.writeHead(status, out);
+    this.started = true;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.refused) return true;
+    const ok = this.o.res.write(chunk);
+    if (!ok) this.o.res.once('drain', this.onDrain);
+    return ok;
+  }
+
+  onComplete(): void {
+    this.finished = true;
+    this.o.res.end();
+    this.o.res.removeListener('close', this.onClientClose);
+    this.o.done({ outcome: 'ok', status: this.status, cache: this.cache, started: true });
+  }
+
+  onError(err: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.o.res.removeListener('close', this.onClientClose);
+    if (this.refused) {
+      this.o.done({ outcome: 'retry', status: this.status, cache: this.cache, started: false, error: err });
+      return;
+    }
+    if (this.started) this.o.res.destroy(err); // mid-body: the client must see a broken response, not a short one
+    this.o.done({
+      outcome: 'error',
+      status: this.status,
+      cache: this.cache,
+      started: this.started,
+      error: err,
+    });
+  }
+
+  onBodySent(): void {}
+}
