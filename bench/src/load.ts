@@ -28,6 +28,8 @@ export interface LoadFigures {
   non2xx: number;
   total: number;
   bytesPerSec: number;
+  /** Responses by status code. */
+  statusCodes: Record<string, number>;
 }
 
 /**
@@ -46,8 +48,20 @@ export async function measure(opts: LoadOptions): Promise<LoadFigures> {
     maxBuffer: 64 * 1024 * 1024,
     timeout: (opts.seconds + (opts.warmupSeconds ?? 0) + 60) * 1000,
   });
-  const r = JSON.parse(stdout);
+  // With a warm-up, autocannon prints one JSON document per phase: the last is the measured one.
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'));
+  const r = JSON.parse(lines[lines.length - 1] ?? '{}');
+  const statusCodes = Object.fromEntries(
+    Object.entries((r.statusCodeStats ?? {}) as Record<string, { count: number }>).map(([k, v]) => [
+      k,
+      v.count,
+    ]),
+  );
   return {
+    statusCodes,
     rps: Math.round(r.requests.average),
     p50: r.latency.p50,
     p99: r.latency.p99,

@@ -26,7 +26,9 @@ export async function startNginx(opts: NginxOptions): Promise<NginxInstance> {
   const port = opts.port ?? (await freePort());
   mkdirSync(join(opts.dir, 'tmp'), { recursive: true });
   const server = (opts.server ?? `root ${opts.dir}/html;`).replaceAll('{{PORT}}', String(port));
-  const conf = `worker_processes ${opts.workers ?? 1};
+  // As root, nginx workers would drop to `nobody`, who cannot read a private (0700) temp folder.
+  const user = process.getuid?.() === 0 ? 'user root;\n' : '';
+  const conf = `${user}worker_processes ${opts.workers ?? 1};
 daemon off;
 pid ${opts.dir}/nginx.pid;
 error_log ${opts.dir}/error.log warn;

@@ -1,0 +1,143 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startNginx } from '@wpfarm/common/peers/nginx';
+import { freePort, type ManagedProcess, startProcess } from '@wpfarm/common/process/managed';
+import { measure, ratio } from '../load.ts';
+import type { Benchmark } from '../types.ts';
+
+/**
+ * The edge worker in workerd against the cheapest workers that could stand in its place, in one
+ * run: on a HIT against a worker that only answers from `caches.default` (the floor), and on a
+ * MISS (origin fetch + store on every request) against a bare pass-through worker. The origin is
+ * nginx serving a 46 KB page for any host. Also reports the deploy bundle's size.
+ */
+const bench: Benchmark = {
+  name: 'edge-worker',
+  description:
+    'edge worker HIT vs caches.default-only floor, MISS vs bare pass-through (workerd), bundle size',
+  async run(ctx) {
+    const html = join(ctx.dir, 'nginx', 'html');
+    mkdirSync(html, { recursive: true });
+    const page = `<!DOCTYPE html><html><body>${'<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>\n'.repeat(740)}</body></html>`;
+    writeFileSync(join(html, 'index.html'), page);
+    const nginx = await startNginx({
+      dir: join(ctx.dir, 'nginx'),
+      server: `root ${html}; location / { default_type text/html; try_files /index.html =404; }`,
+    });
+    // `hit` stays fresh for the run; `miss` is expired at once and never served stale, so every
+    // request fetches the origin and stores the page again: the full MISS path.
+    const registry = join(ctx.dir, 'registry.json');
+    const site = (id: string, policy: Record<string, unknown>) => ({
+      id,
+      host: `${id}.bench.test`,
+      upstream: 'http://wp:80',
+      webhookSecretRef: 'WEBHOOK_SECRET_BENCH',
+      policy,
+    });
+    writeFileSync(
+      registry,
+      JSON.stringify({
+        version: 1,
+        sites: [
+          site('hit', { htmlTtl: 3600 }),
+          site('miss', { htmlTtl: 0, staleWhileRevalidate: 0, staleIfError: 1 }),
+        ],
+      }),
+    );
+
+    const serve = join(ctx.root, 'edge-worker/src/serve.ts');
+    const procs: ManagedProcess[] = [];
+    const start = async (variant: 'edge' | 'floor' | 'passthrough') => {
+      const port = await freePort();
+      const stateDir = join(ctx.dir, variant);
+      procs.push(
+        await startProcess({
+          name: `edge-${variant}`,
+          command: process.execPath,
+          args: [serve],
+          cwd: join(ctx.root, 'edge-worker'),
+          env: {
+            ...process.env,
+            EDGE_PORT: String(port),
+            EDGE_VARIANT: variant,
+            EDGE_STATE_DIR: stateDir,
+            EDGE_REGISTRY: registry,
+            ORIGIN_URL: `http://127.0.0.1:${nginx.port}`,
+            EDGE_AUTH_KEY: randomBytes(24).toString('hex'),
+            TRACE_SAMPLE_RATE: '0',
+          },
+          logFile: join(ctx.dir, `${variant}.log`),
+          ready: { tcp: port },
+          readyTimeoutMs: 120_000,
+        }),
+      );
+      return { port, stateDir };
+    };
+    try {
+      ctx.log('starting the edge worker, the floor and the pass-through in workerd ...');
+      const [edge, floor, pass] = await Promise.all([start('edge'), start('floor'), start('passthrough')]);
+      const { stdout } = await promisify(execFile)(process.execPath, [
+        join(ctx.root, 'edge-worker/src/bundle-size.ts'),
+        join(edge.stateDir, 'dist'),
+      ]);
+      const size = JSON.parse(stdout) as { rawBytes: number; gzipBytes: number };
+
+      const run = (port: number, host: string) =>
+        measure({
+          url: `http://127.0.0.1:${port}/page/`,
+          seconds: ctx.seconds,
+          headers: { host },
+          warmupSeconds: 1,
+        });
+      ctx.log('HIT: floor ...');
+      const floorHit = await run(floor.port, 'hit.bench.test');
+      ctx.log('HIT: edge worker ...');
+      const edgeHit = await run(edge.port, 'hit.bench.test');
+      ctx.log('MISS: pass-through ...');
+      const passMiss = await run(pass.port, 'miss.bench.test');
+      ctx.log('MISS: edge worker ...');
+      const edgeMiss = await run(edge.port, 'miss.bench.test');
+      for (const [name, r] of Object.entries({ floorHit, edgeHit, passMiss, edgeMiss })) {
+        if (r.errors || r.non2xx)
+          throw new Error(`${name}: ${r.errors} errors and ${r.non2xx} non-2xx responses`);
+      }
+      return {
+        figures: {
+          edge_hit_rps: edgeHit.rps,
+          edge_hit_p99_ms: edgeHit.p99,
+          floor_hit_rps: floorHit.rps,
+          floor_hit_p99_ms: floorHit.p99,
+          edge_miss_rps: edgeMiss.rps,
+          edge_miss_p99_ms: edgeMiss.p99,
+          passthrough_rps: passMiss.rps,
+          passthrough_p99_ms: passMiss.p99,
+          bundle_bytes: size.rawBytes,
+          bundle_gzip_kb: Math.round((size.gzipBytes / 1024) * 10) / 10,
+          page_bytes: page.length,
+        },
+        ratios: {
+          edge_hit_vs_floor: ratio(edgeHit.rps, floorHit.rps),
+          edge_miss_vs_passthrough: ratio(edgeMiss.rps, passMiss.rps),
+        },
+        goals: {
+          edge_hit_vs_floor: { min: 0.8 },
+          edge_miss_vs_passthrough: { min: 0.8 },
+          bundle_gzip_kb: { max: 100 },
+        },
+        notes: [
+          'all three workers run in workerd (Miniflare) on this machine; origin: nginx, 46 KB page',
+          'edge MISS = cache lookup + origin fetch + Cache API put on every request (site with htmlTtl 0)',
+          'floor = caches.default.match and return; pass-through = fetch(ORIGIN_URL + path) and return',
+        ],
+      };
+    } finally {
+      await Promise.all(procs.map((p) => p.stop()));
+      await nginx.stop();
+    }
+  },
+};
+
+export default bench;
