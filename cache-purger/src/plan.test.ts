@@ -1,0 +1,109 @@
+import { parseRegistry } from '@wpfarm/common/registry/load';
+import { describe, expect, it } from 'vitest';
+import { backoffMs, coalesce, planVarnish } from './plan.ts';
+
+const registry = parseRegistry(`
+version: 1
+sites:
+  - { id: alpha, host: alpha.test, aliases: [www.alpha.test], upstream: "http://a:80", webhookSecretRef: A }
+  - { id: beta, host: beta.test, upstream: "http://b:80", webhookSecretRef: B }
+`);
+const opts = { maxUrlsPerSite: 3, xkeyBatch: 2, softPurge: false };
+
+describe('coalesce', () => {
+  it.each([
+    [
+      'merges URL and tag sets per site, dropping duplicates',
+      [
+        { site: 'alpha', urls: ['http://alpha.test/a'], tags: ['alpha-p-1'] },
+        {
+          site: 'alpha',
+          urls: ['http://alpha.test/a', 'http://alpha.test/b'],
+          tags: ['alpha-p-1', 'alpha-home'],
+        },
+      ],
+      [
+        {
+          site: 'alpha',
+          all: false,
+          urls: ['http://alpha.test/a', 'http://alpha.test/b'],
+          tags: ['alpha-p-1', 'alpha-home'],
+        },
+      ],
+    ],
+    [
+      'a site-wide purge absorbs the granular ones of that site only',
+      [
+        { site: 'alpha', urls: ['http://alpha.test/a'] },
+        { site: 'beta', tags: ['beta-home'] },
+        { site: 'alpha', all: true },
+      ],
+      [
+        { site: 'alpha', all: true, urls: [], tags: [] },
+        { site: 'beta', all: false, urls: [], tags: ['beta-home'] },
+      ],
+    ],
+    [
+      'more than maxUrlsPerSite URLs become site-wide',
+      [
+        { site: 'alpha', urls: ['http://alpha.test/1', 'http://alpha.test/2'] },
+        { site: 'alpha', urls: ['http://alpha.test/3', 'http://alpha.test/4'], tags: ['alpha-p-2'] },
+      ],
+      [{ site: 'alpha', all: true, urls: [], tags: [] }],
+    ],
+  ])('%s', (_n, reqs, want) => {
+    expect(coalesce(reqs, opts.maxUrlsPerSite)).toEqual(want);
+  });
+});
+
+describe('planVarnish', () => {
+  it('site-wide: one whole-host ban per host of the site (canonical and aliases)', () => {
+    expect(planVarnish([{ site: 'alpha', all: true, urls: [], tags: [] }], registry, opts)).toEqual([
+      { kind: 'ban', host: 'alpha.test' },
+      { kind: 'ban', host: 'www.alpha.test' },
+    ]);
+  });
+  it('URLs become exact host + path?query bans; tags become xkey purges in batches', () => {
+    const ops = planVarnish(
+      [
+        {
+          site: 'alpha',
+          all: false,
+          urls: ['http://www.alpha.test/x?p=1', 'https://alpha.test/y'],
+          tags: ['alpha-1', 'alpha-2', 'alpha-3'],
+        },
+      ],
+      registry,
+      { ...opts, softPurge: true },
+    );
+    expect(ops).toEqual([
+      { kind: 'ban', host: 'www.alpha.test', url: '/x?p=1' },
+      { kind: 'ban', host: 'alpha.test', url: '/y' },
+      { kind: 'xkey', keys: ['alpha-1', 'alpha-2'], soft: true },
+      { kind: 'xkey', keys: ['alpha-3'], soft: true },
+    ]);
+  });
+  it('http and https of the same path are one ban (Varnish keys by host and path only)', () => {
+    const ops = planVarnish(
+      [{ site: 'beta', all: false, urls: ['http://beta.test/a', 'https://beta.test/a'], tags: [] }],
+      registry,
+      opts,
+    );
+    expect(ops).toEqual([{ kind: 'ban', host: 'beta.test', url: '/a' }]);
+  });
+  it('a site no longer in the registry bans nothing', () => {
+    expect(planVarnish([{ site: 'gone', all: true, urls: [], tags: [] }], registry, opts)).toEqual([]);
+  });
+});
+
+describe('backoffMs', () => {
+  it.each([
+    [0, 0, 50],
+    [0, 1, 100],
+    [3, 0, 400],
+    [3, 1, 800],
+    [20, 1, 5000],
+  ])('attempt %i, random %d → %i ms', (attempt, r, want) => {
+    expect(backoffMs(attempt, 100, 5000, () => r)).toBe(want);
+  });
+});
