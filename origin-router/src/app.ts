@@ -154,6 +154,13 @@ export function buildApp(deps: AppDeps): App {
     return draining ? ['x-request-id', c.requestId, 'connection', 'close'] : ['x-request-id', c.requestId];
   }
 
+  /** Response headers of a front attempt: which cache node answered helps every debugging session. */
+  function nodeHeaders(c: Ctx, node: string): string[] {
+    const out = baseResponseHeaders(c);
+    out.push('x-router-node', node);
+    return out;
+  }
+
   // ---- front: edge → site → rendezvous node → Varnish ------------------------------------
   function front(c: Ctx): void {
     const req = c.req;
@@ -227,7 +234,7 @@ export function buildApp(deps: AppDeps): App {
         req,
         res: c.res,
         retryOn503: retryable && retriesLeft > 0,
-        responseHeaders: baseResponseHeaders(c),
+        responseHeaders: nodeHeaders(c, node.cfg.id),
         done: (r: AttemptResult) => {
           const connFailure = r.outcome === 'error' && r.status === 0;
           n.end(i, !connFailure);

@@ -34,6 +34,7 @@ export class RouterError extends Error {
 
 /** Maps an upstream client error (undici codes) to the router's error. */
 export function upstreamError(err: unknown): RouterError {
+  if (err instanceof RouterError) return err; // e.g. BODY_TOO_LARGE raised while streaming the body up
   const code = (err as { code?: string } | null)?.code ?? '';
   const timeout =
     code === 'UND_ERR_CONNECT_TIMEOUT' ||

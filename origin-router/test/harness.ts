@@ -82,7 +82,9 @@ export async function startRig(
   chmodSync(dir, 0o755); // varnishd's users read the per-instance includes below it
   const registryFile = join(dir, 'sites.yaml');
   // The demo origin reads its own copy: it must know every host the registry may gain later.
-  const originRegistry = parseRegistry(registryYaml('http://127.0.0.1:1', opts.sites ?? 0, NEW_SITE));
+  const originRegistry = parseRegistry(
+    registryYaml('http://127.0.0.1:1', opts.sites ?? 0, newSite('http://127.0.0.1:1')),
+  );
   const origin = await startDemoOrigin({ registry: originRegistry, pageBytes: opts.pageBytes ?? 4096 });
   writeFileSync(registryFile, registryYaml(origin.url, opts.sites ?? 0));
   const back = await startRouter(dir, 'router-back', {
@@ -131,8 +133,8 @@ export async function startRig(
 }
 
 /** A site the hot-reload test adds; the demo origin knows it from the start. */
-export const NEW_SITE =
-  '  - { id: added, host: added.farm.test, upstream: "http://127.0.0.1:1", webhookSecretRef: W }\n';
+export const newSite = (upstream: string) =>
+  `  - { id: added, host: added.farm.test, upstream: "${upstream}", webhookSecretRef: W }\n`;
 
 export interface Got {
   status: number;
