@@ -1,0 +1,280 @@
+<?php
+/**
+ * WORDPRESS SHIMS FOR TESTS ONLY. WordPress is not installed on this machine (php-fpm and the
+ * wordpress package are absent), so these minimal stand-ins of WordPress functions and classes
+ * let the plugin's logic run under php-cli. They model one site, alpha.farm.test, with pretty
+ * permalinks (/%postname%/), a category and a tag, and an in-memory options table and hook table.
+ * They are not WordPress: each shim does only what the tests need.
+ */
+
+declare(strict_types=1);
+
+define('ABSPATH', __DIR__ . '/');
+
+final class WP_Post
+{
+    public int $ID = 0;
+    public string $post_type = 'post';
+    public string $post_status = 'publish';
+    public string $post_name = '';
+    public string $post_author = '2';
+    public string $post_date = '2026-11-20 10:00:00';
+    public string $post_date_gmt = '2026-11-20 09:00:00';
+    public function __construct(array $f = [])
+    {
+        foreach ($f as $k => $v) {
+            $this->$k = $v;
+        }
+    }
+}
+final class WP_Term
+{
+    public function __construct(public int $term_id, public string $taxonomy, public string $slug)
+    {
+    }
+}
+final class WP_Comment
+{
+    public function __construct(public string $comment_ID, public string $comment_post_ID)
+    {
+    }
+}
+
+$GLOBALS['shim'] = [
+    'home' => 'https://alpha.farm.test',
+    'posts' => [],
+    'terms' => ['category' => [3 => 'news'], 'post_tag' => [7 => 'php']],
+    'post_terms' => [],
+    'options' => [],
+    'hooks' => [],
+    'comments' => [],
+    'revisions' => [],
+    'query' => [],
+    'headers' => [],
+];
+function shim_reset(): void
+{
+    $GLOBALS['shim']['posts'] = [];
+    $GLOBALS['shim']['post_terms'] = [];
+    $GLOBALS['shim']['options'] = [];
+    $GLOBALS['shim']['hooks'] = [];
+    $GLOBALS['shim']['comments'] = [];
+    $GLOBALS['shim']['revisions'] = [];
+    $GLOBALS['shim']['query'] = [];
+}
+function shim_add_post(WP_Post $p, array $terms = []): WP_Post
+{
+    $GLOBALS['shim']['posts'][$p->ID] = $p;
+    $GLOBALS['shim']['post_terms'][$p->ID] = $terms;
+    return $p;
+}
+
+// Hooks.
+function add_action(string $hook, callable $cb, int $prio = 10, int $args = 1): void
+{
+    $GLOBALS['shim']['hooks'][$hook][] = [$cb, $args];
+}
+function do_action(string $hook, mixed ...$a): void
+{
+    foreach ($GLOBALS['shim']['hooks'][$hook] ?? [] as [$cb, $n]) {
+        $cb(...array_slice($a, 0, $n));
+    }
+}
+function apply_filters(string $hook, mixed $v, mixed ...$a): mixed
+{
+    return $v;
+}
+function wp_next_scheduled(string $hook): int|false
+{
+    return false;
+}
+function wp_schedule_event(int $t, string $r, string $hook): void
+{
+}
+
+// Options.
+function get_option(string $name, mixed $default = false): mixed
+{
+    return $GLOBALS['shim']['options'][$name] ?? $default;
+}
+function update_option(string $name, mixed $value, bool|null $autoload = null): bool
+{
+    $GLOBALS['shim']['options'][$name] = $value;
+    return true;
+}
+
+// URLs.
+function home_url(string $path = ''): string
+{
+    return $GLOBALS['shim']['home'] . '/' . ltrim($path, '/');
+}
+function get_rest_url(mixed $blog, string $path): string
+{
+    return home_url('/wp-json/' . ltrim($path, '/'));
+}
+function get_permalink(int|WP_Post $p): string|false
+{
+    $p = get_post($p);
+    return $p ? home_url('/' . $p->post_name . '/') : false;
+}
+function wp_get_shortlink(int $id): string
+{
+    return home_url('/?p=' . $id);
+}
+function get_post_type_object(string $t): ?object
+{
+    return match ($t) {
+        'post' => (object) ['public' => true, 'show_in_rest' => true, 'rest_base' => 'posts'],
+        'page' => (object) ['public' => true, 'show_in_rest' => true, 'rest_base' => 'pages'],
+        'product' => (object) ['public' => true, 'show_in_rest' => false, 'rest_base' => false],
+        default => (object) ['public' => false, 'show_in_rest' => false, 'rest_base' => false],
+    };
+}
+function get_post_type_archive_link(string $t): string|false
+{
+    return $t === 'product' ? home_url('/products/') : false;
+}
+function get_object_taxonomies(string $t, string $out = 'names'): array
+{
+    if ($t !== 'post') {
+        return [];
+    }
+    if ($out !== 'objects') {
+        return ['category', 'post_tag'];
+    }
+    return [
+        (object) ['name' => 'category', 'public' => true, 'show_in_rest' => true, 'rest_base' => 'categories'],
+        (object) ['name' => 'post_tag', 'public' => true, 'show_in_rest' => true, 'rest_base' => 'tags'],
+    ];
+}
+function get_taxonomy(string $tax): object|false
+{
+    foreach (get_object_taxonomies('post', 'objects') as $t) {
+        if ($t->name === $tax) {
+            return $t;
+        }
+    }
+    return false;
+}
+function wp_get_post_terms(int $id, string $tax, array $args = []): array
+{
+    $out = [];
+    foreach ($GLOBALS['shim']['post_terms'][$id][$tax] ?? [] as $termId) {
+        $out[] = ($args['fields'] ?? '') === 'ids' ? $termId : get_term($termId, $tax);
+    }
+    return $out;
+}
+function get_term(int $id, string $tax = ''): ?WP_Term
+{
+    foreach ($GLOBALS['shim']['terms'] as $t => $terms) {
+        if (isset($terms[$id]) && ($tax === '' || $tax === $t)) {
+            return new WP_Term($id, $t, $terms[$id]);
+        }
+    }
+    return null;
+}
+function get_term_link(WP_Term $term, string $tax = ''): string
+{
+    return home_url(($term->taxonomy === 'category' ? '/category/' : '/tag/') . $term->slug . '/');
+}
+function get_term_feed_link(int $id, string $tax): string
+{
+    return rtrim(get_term_link(get_term($id, $tax)), '/') . '/feed/';
+}
+function get_author_posts_url(int $id): string
+{
+    return home_url('/author/user' . $id . '/');
+}
+function get_author_feed_link(int $id): string
+{
+    return get_author_posts_url($id) . 'feed/';
+}
+function get_feed_link(string $feed): string
+{
+    return home_url($feed === 'rss2' ? '/feed/' : ($feed === 'comments_rss2' ? '/comments/feed/' : '/feed/' . $feed . '/'));
+}
+function get_post_comments_feed_link(int $id): string
+{
+    return get_permalink($id) . 'feed/';
+}
+function get_year_link(int $y): string
+{
+    return home_url("/$y/");
+}
+function get_month_link(int $y, int $m): string
+{
+    return home_url(sprintf('/%d/%02d/', $y, $m));
+}
+function get_day_link(int $y, int $m, int $d): string
+{
+    return home_url(sprintf('/%d/%02d/%02d/', $y, $m, $d));
+}
+
+// Posts and comments.
+function get_post(int|WP_Post $p): ?WP_Post
+{
+    return $p instanceof WP_Post ? $p : ($GLOBALS['shim']['posts'][$p] ?? null);
+}
+function wp_is_post_revision(int|WP_Post $p): bool
+{
+    return in_array(get_post($p)?->ID, $GLOBALS['shim']['revisions'], true);
+}
+function wp_is_post_autosave(int|WP_Post $p): bool
+{
+    return false;
+}
+function get_comment(int|WP_Comment $c): ?WP_Comment
+{
+    return $c instanceof WP_Comment ? $c : ($GLOBALS['shim']['comments'][$c] ?? null);
+}
+
+// The current request (template tags).
+function shim_query(string $kind, int $id = 0, array $postIds = []): void
+{
+    $GLOBALS['shim']['query'] = ['kind' => $kind, 'id' => $id];
+    $GLOBALS['wp_query'] = (object) ['posts' => array_map(fn ($i) => new WP_Post(['ID' => $i]), $postIds)];
+}
+function is_feed(): bool
+{
+    return ($GLOBALS['shim']['query']['kind'] ?? '') === 'feed';
+}
+function is_front_page(): bool
+{
+    return ($GLOBALS['shim']['query']['kind'] ?? '') === 'home';
+}
+function is_home(): bool
+{
+    return is_front_page();
+}
+function is_singular(): bool
+{
+    return ($GLOBALS['shim']['query']['kind'] ?? '') === 'single';
+}
+function is_category(): bool
+{
+    return ($GLOBALS['shim']['query']['kind'] ?? '') === 'category';
+}
+function is_tag(): bool
+{
+    return false;
+}
+function is_tax(): bool
+{
+    return false;
+}
+function is_author(): bool
+{
+    return ($GLOBALS['shim']['query']['kind'] ?? '') === 'author';
+}
+function get_queried_object_id(): int
+{
+    return $GLOBALS['shim']['query']['id'] ?? 0;
+}
+function is_admin(): bool
+{
+    return false;
+}
+function is_user_logged_in(): bool
+{
+    return false;
+}
