@@ -99,14 +99,14 @@ async function main() {
       ? { scriptPath: resolve(scriptPath), modulesRoot: dirname(resolve(scriptPath)) }
       : { script: BASELINE_WORKERS[cfg.variant] };
   // Miniflare 5 takes a new options shape; the documented v4 shape converts to it.
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
+  const mf = new Miniflare({
+    ...convertV4MiniflareOptions({
       host: cfg.host,
       port: cfg.port,
       defaultPersistRoot: join(cfg.stateDir, 'state'),
       workers: [
         {
-          name: 'edge',
+          name: cfg.variant === 'edge' ? 'edge' : `edge-${cfg.variant}`,
           modules: true,
           ...worker,
           compatibilityDate: COMPATIBILITY_DATE,
@@ -120,7 +120,11 @@ async function main() {
         },
       ],
     }),
-  );
+    // One process per worker: no cross-process dev registry (it would route between the farm's
+    // and the benchmark's workers), and no per-request console lines in the hot path.
+    enableDevRegistry: false,
+    logRequests: false,
+  });
   const url = await mf.ready;
   if (cfg.registry) {
     const kv = await mf.getKVNamespace('EDGE_KV');
