@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedis } from '@wpfarm/common/peers/redis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEYS } from '../src/queue.ts';
 import { type Peers, sendWebhooks, startPeers, startPurger, until } from './helpers.ts';
 
 /**
@@ -94,6 +96,41 @@ describe('faults', () => {
       await until('the edge too', () => allOn(p.edge.tags(), want), 60_000);
     } finally {
       await second.proc.stop();
+    }
+  });
+
+  it('SIGTERM mid-stream: intake closes, what was taken is delivered and acknowledged, exit 0', async () => {
+    const purger = await startPurger(p, { PURGER_CONSUMER: 'purger-term' }, 'purger-term');
+    const sending = sendWebhooks(
+      purger.url,
+      Array.from({ length: 2_000 }, (_, i) => ({ site: 'alpha', tags: [`alpha-p-term${i}`] })),
+      16,
+    );
+    await until('deliveries under way', () =>
+      [...p.logs[0]!.keys()].some((k) => k.startsWith('alpha-p-term')),
+    );
+    purger.proc.signal('SIGTERM');
+    expect(await purger.proc.exited).toBe(0);
+    const res = await sending;
+    expect(res.some((r) => r.status === 202)).toBe(true);
+    const r = new Redis(`redis://127.0.0.1:${p.redisPort}`, { protocol: 2 });
+    try {
+      for (const v of p.varnish) {
+        // Nothing left half-done: every entry the stopped purger had taken was acknowledged.
+        const [count] = (await r.call('XPENDING', KEYS.jobs, KEYS.group(v.name))) as [number];
+        expect(Number(count)).toBe(0);
+      }
+    } finally {
+      r.disconnect();
+    }
+    // What it had not taken yet is delivered by the next one.
+    const want = tagsOf(res);
+    const next = await startPurger(p, { PURGER_CONSUMER: 'purger-term' }, 'purger-term-2');
+    try {
+      for (const log of p.logs)
+        await until(`${log.proc.name} got every acknowledged purge`, () => allOn(log.keys(), want));
+    } finally {
+      await next.proc.stop();
     }
   });
 
