@@ -1,0 +1,55 @@
+# syntax=docker/dockerfile:1.7
+# One image per Node workspace, from one file (build context: the repository root):
+#   docker build -f infra/docker/node-service.Dockerfile --build-arg WORKSPACE=origin-router \
+#     --build-arg HEALTH_URL=http://127.0.0.1:8080/ping -t $IMAGE_REGISTRY/origin-router:$FARM_VERSION .
+# Node 24 runs the TypeScript sources directly (type stripping): there is no build step and the
+# image ships src/ as written. The runtime stage has no npm, no compiler, no dev dependencies.
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS deps
+ARG WORKSPACE
+WORKDIR /app
+# Every workspace's package.json: npm resolves the whole workspace graph from the root manifest.
+COPY package.json package-lock.json ./
+COPY common/package.json common/
+COPY infra/package.json infra/
+COPY edge-worker/package.json edge-worker/
+COPY origin-router/package.json origin-router/
+COPY cache-purger/package.json cache-purger/
+COPY proxysql-health/package.json proxysql-health/
+COPY telemetry/package.json telemetry/
+COPY bench/package.json bench/
+# Not `npm ci`: npm 11 leaves other platforms' optional packages (@biomejs/cli-*) out of this lock
+# and `npm ci` then refuses it as out of sync, even with --omit=dev. `npm install` installs the
+# versions pinned in the lock all the same; --ignore-scripts because no runtime dependency needs
+# one. Only the service's workspace and telemetry (loaded with --import) are installed.
+RUN --mount=type=cache,target=/root/.npm \
+    npm install --omit=dev --ignore-scripts --no-audit --no-fund \
+      --workspace "${WORKSPACE}" --workspace telemetry
+
+FROM ${NODE_IMAGE} AS runtime
+ARG WORKSPACE
+ARG HEALTH_URL
+ENV NODE_ENV=production \
+    WORKSPACE=${WORKSPACE} \
+    HEALTHCHECK_URL=${HEALTH_URL}
+WORKDIR /app
+# npm is not needed at run time; removing it keeps it from ever becoming PID 1.
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack
+COPY --from=deps --chown=root:root /app/node_modules ./node_modules
+COPY --chown=root:root package.json ./
+COPY --chown=root:root common/package.json common/
+COPY --chown=root:root common/src common/src
+COPY --chown=root:root telemetry/package.json telemetry/
+COPY --chown=root:root telemetry/src telemetry/src
+COPY --chown=root:root ${WORKSPACE}/package.json ${WORKSPACE}/
+COPY --chown=root:root ${WORKSPACE}/src ${WORKSPACE}/src
+COPY --chown=root:root infra/docker/healthcheck.ts infra/docker/healthcheck.ts
+# The node image's unprivileged user (uid 1000); code is owned by root and read-only to it.
+USER node
+# Exec form, node as PID 1: SIGTERM reaches the service's own handler (graceful drain). The
+# secrets' env file is rendered by Swarm at task start (infra/stacks/env/*.env.tmpl).
+ENTRYPOINT ["node", "--env-file-if-exists=/run/secrets/service.env", "--import", "@wpfarm/telemetry/register", "--enable-source-maps"]
+CMD ["src/server.ts"]
+WORKDIR /app/${WORKSPACE}
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 CMD ["node", "/app/infra/docker/healthcheck.ts"]

@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1.7
+# The per-site WordPress images, two targets from one file (build context: repository root):
+#   docker build -f infra/docker/wordpress.Dockerfile --target php   -t $IMAGE_REGISTRY/wordpress-php:$FARM_VERSION .
+#   docker build -f infra/docker/wordpress.Dockerfile --target nginx -t $IMAGE_REGISTRY/wordpress-nginx:$FARM_VERSION .
+# WordPress core and the farm's mu-plugin are baked in; wp-content (uploads, plugins, themes) is
+# the site's NFS volume. The mu-plugin lives outside wp-content (WPMU_PLUGIN_DIR), so every site
+# runs the image's version of it and a volume can never shadow it.
+ARG WORDPRESS_IMAGE=wordpress:6.7-php8.3-fpm
+
+FROM ${WORDPRESS_IMAGE} AS php
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libfcgi-bin \
+ && rm -rf /var/lib/apt/lists/* \
+ && { echo '[www]'; echo 'pm.status_path = /fpm-status'; echo 'ping.path = /fpm-ping'; \
+      echo 'pm = dynamic'; echo 'pm.max_children = 20'; echo 'pm.max_requests = 1000'; \
+      echo 'request_terminate_timeout = 120s'; } > /usr/local/etc/php-fpm.d/zz-farm.conf \
+ && { echo '[global]'; echo 'process_control_timeout = 30s'; } > /usr/local/etc/php-fpm.d/zz-farm-global.conf
+COPY --chown=root:root infra/wordpress/mu-plugins/ /opt/wpfarm/mu-plugins/
+COPY --chown=root:root --chmod=0755 infra/docker/php-fpm-healthcheck.sh /usr/local/bin/php-fpm-healthcheck
+# wp-config.php of the official image appends WORDPRESS_CONFIG_EXTRA.
+ENV WORDPRESS_CONFIG_EXTRA="define('WPMU_PLUGIN_DIR', '/opt/wpfarm/mu-plugins'); define('WPMU_PLUGIN_URL', '/wpfarm-mu-plugins');"
+# php-fpm master runs as root to switch pools to www-data (the image's design); workers are www-data.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["php-fpm-healthcheck"]
+STOPSIGNAL SIGQUIT
+
+FROM nginx:1.27-alpine AS nginx
+# Static files of core (wp-admin, wp-includes) from the same WordPress release as php.
+COPY --from=php /usr/src/wordpress /var/www/html
+COPY --from=php /opt/wpfarm/mu-plugins /opt/wpfarm/mu-plugins
+COPY --chown=root:root infra/docker/wordpress-nginx.conf /etc/nginx/conf.d/default.conf
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 CMD ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1/__nginx/health"]
+STOPSIGNAL SIGQUIT

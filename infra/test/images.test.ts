@@ -1,0 +1,179 @@
+/**
+ * The Dockerfiles cannot be built here (no Docker engine), so their invariants are checked from
+ * the text: multi-stage, Node 24, production dependencies only, non-root, node as PID 1 (never
+ * npm), exec-form health checks, and every COPY source present in the repository. The health
+ * check script runs for real against a local server.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { IMAGES } from '../src/images.ts';
+import { INFRA, ROOT, run, STACKS, stackConfig } from './helpers.ts';
+
+interface Instruction {
+  op: string;
+  args: string;
+}
+
+/** Dockerfile instructions, continuation lines joined, comments dropped, split into stages. */
+function stages(file: string): Instruction[][] {
+  const text = readFileSync(join(ROOT, file), 'utf8').replace(/\\\n/g, ' ');
+  const out: Instruction[][] = [[]];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const [op = '', ...rest] = line.split(/\s+/);
+    const ins = { op: op.toUpperCase(), args: rest.join(' ') };
+    if (ins.op === 'FROM') out.push([]);
+    out[out.length - 1]!.push(ins);
+  }
+  return out; // [0] holds the global ARGs before the first FROM
+}
+
+const jsonArgs = (i: Instruction | undefined) =>
+  JSON.parse(i?.args.replace(/^CMD\s+/, '') ?? 'null') as string[];
+const NODE = 'infra/docker/node-service.Dockerfile';
+
+describe('node-service.Dockerfile', () => {
+  const s = stages(NODE);
+  const final = s[s.length - 1]!;
+
+  it('is multi-stage on Node 24', () => {
+    expect(s.length - 1).toBeGreaterThanOrEqual(2);
+    expect(s[0]!.find((i) => i.op === 'ARG')?.args).toMatch(/^NODE_IMAGE=node:24-/);
+    for (const stage of s.slice(1)) expect(stage[0]!.args).toMatch(/^\$\{NODE_IMAGE\}/);
+  });
+
+  it('installs production dependencies only, with the lock (npm install: npm ci refuses this lock)', () => {
+    const runs = s
+      .flat()
+      .filter((i) => i.op === 'RUN')
+      .map((i) => i.args);
+    expect(runs.some((r) => /npm install --omit=dev/.test(r))).toBe(true);
+    expect(runs.some((r) => /npm ci\b/.test(r))).toBe(false);
+    expect(s[1]!.some((i) => i.op === 'COPY' && i.args.includes('package-lock.json'))).toBe(true);
+    // the runtime stage takes node_modules from the deps stage and has no npm at all
+    expect(final.some((i) => i.op === 'COPY' && i.args.includes('--from=deps'))).toBe(true);
+    expect(final.some((i) => i.op === 'RUN' && /rm -rf .*npm/.test(i.args))).toBe(true);
+  });
+
+  it('runs as a non-root user, node as PID 1 with telemetry preloaded, exec-form health check', () => {
+    const user = final.filter((i) => i.op === 'USER').at(-1)?.args;
+    expect(user).toBeTruthy();
+    expect(user).not.toMatch(/^(root|0)(:|$)/);
+    const entry = jsonArgs(final.find((i) => i.op === 'ENTRYPOINT'));
+    expect(entry[0]).toBe('node');
+    expect(entry).toContain('@wpfarm/telemetry/register');
+    expect(entry.join(' ')).not.toMatch(/\bnpm\b/);
+    expect(entry).toContain('--env-file-if-exists=/run/secrets/service.env');
+    expect(jsonArgs(final.find((i) => i.op === 'CMD'))).toEqual(['src/server.ts']);
+    const hc = final.find((i) => i.op === 'HEALTHCHECK')!;
+    expect(JSON.parse(hc.args.slice(hc.args.indexOf('CMD') + 3))).toEqual([
+      'node',
+      '/app/infra/docker/healthcheck.ts',
+    ]);
+  });
+
+  it.each(Object.entries(IMAGES).filter(([, r]) => r.dockerfile === NODE))(
+    '%s: every COPY source exists and the entrypoint files are there',
+    (_name, recipe) => {
+      const ws = recipe.args!.WORKSPACE!;
+      for (const i of s.flat().filter((i) => i.op === 'COPY' && !i.args.includes('--from'))) {
+        const parts = i.args.split(/\s+/).filter((p) => !p.startsWith('--'));
+        for (const src of parts.slice(0, -1))
+          expect(existsSync(join(ROOT, src.replace(/\$\{WORKSPACE\}/g, ws))), src).toBe(true);
+      }
+      expect(existsSync(join(ROOT, ws, 'src/server.ts')), `${ws}/src/server.ts`).toBe(true);
+      expect(existsSync(join(ROOT, 'telemetry/src/register.ts')), 'telemetry/src/register.ts').toBe(true);
+    },
+  );
+});
+
+describe('varnish and wordpress Dockerfiles', () => {
+  it.each(['infra/docker/varnish.Dockerfile', 'infra/docker/wordpress.Dockerfile'])(
+    '%s: COPY sources exist, exec-form health checks',
+    (file) => {
+      for (const stage of stages(file).slice(1)) {
+        for (const i of stage.filter((i) => i.op === 'COPY' && !i.args.includes('--from'))) {
+          const parts = i.args.split(/\s+/).filter((p) => !p.startsWith('--'));
+          for (const src of parts.slice(0, -1)) {
+            const path = join(ROOT, src.replace(/\*\.vcl$/, 'default.vcl'));
+            expect(existsSync(path), src).toBe(true);
+          }
+        }
+        const hc = stage.find((i) => i.op === 'HEALTHCHECK');
+        expect(hc, `${file}: a stage without HEALTHCHECK`).toBeTruthy();
+        expect(hc!.args).toMatch(/CMD \["/);
+      }
+    },
+  );
+
+  it('the wordpress targets named in images.ts exist', () => {
+    const text = readFileSync(join(ROOT, 'infra/docker/wordpress.Dockerfile'), 'utf8');
+    for (const r of Object.values(IMAGES).filter((r) => r.target))
+      expect(text).toMatch(new RegExp(`^FROM \\S+ AS ${r.target}$`, 'm'));
+  });
+
+  it('php-fpm-healthcheck.sh is valid sh', async () => {
+    const r = await run('sh', ['-n', join(INFRA, 'docker/php-fpm-healthcheck.sh')]);
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('every image a stack runs from the farm registry has a recipe', () => {
+  it('stacks ↔ images.ts', async () => {
+    const docs = await Promise.all(
+      ['ingress', 'cache', 'services', 'db', 'monitoring'].map((t) =>
+        stackConfig([join(STACKS, `${t}.yml`)]),
+      ),
+    );
+    const site = await stackConfig([join(INFRA, 'generated/sites/wp-alpha.yml')]);
+    const used = new Set<string>();
+    for (const d of [...docs, site])
+      for (const svc of Object.values(d.services)) {
+        const m = /^registry\.digitalocean\.com\/wpfarm\/([^:]+):/.exec(svc.image ?? '');
+        if (m) used.add(m[1]!);
+      }
+    expect([...used].sort()).toEqual(Object.keys(IMAGES).sort());
+  });
+});
+
+describe("healthcheck.ts (the Node images' health check), run for real", () => {
+  const script = join(INFRA, 'docker/healthcheck.ts');
+  const serve = async (status: number) => {
+    const server = createServer((_req, res) => res.writeHead(status).end('x'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ping`,
+      close: () => server.close(),
+    };
+  };
+
+  it('exits 0 on 200 and 1 on 503', async () => {
+    const ok = await serve(200);
+    const bad = await serve(503);
+    try {
+      expect((await run(process.execPath, [script, ok.url])).code).toBe(0);
+      expect((await run(process.execPath, [script, bad.url])).code).toBe(1);
+    } finally {
+      ok.close();
+      bad.close();
+    }
+  });
+
+  it('exits 1 when nothing listens, and reads HEALTHCHECK_URL when given no argument', async () => {
+    const down = await serve(200);
+    down.close();
+    expect((await run(process.execPath, [script, down.url])).code).toBe(1);
+    const ok = await serve(204);
+    try {
+      const r = await run(process.execPath, [script], { env: { ...process.env, HEALTHCHECK_URL: ok.url } });
+      expect(r.code).toBe(0);
+    } finally {
+      ok.close();
+    }
+    expect((await run(process.execPath, [script], { env: { PATH: process.env.PATH } })).code).toBe(1);
+  });
+});
