@@ -22,8 +22,13 @@ export function resetMemo(): void {
   purgeStates.clear();
 }
 
-async function memoised<T>(memo: Memo<T>, ttlMs: number, now: number, load: () => Promise<T>): Promise<T> {
-  if (memo.value !== undefined && now - memo.at < ttlMs) return memo.value;
+/**
+ * Serves the memoised value while it is younger than `ttlMs`. Past that, the first caller starts
+ * one reload and every caller keeps getting the old value until it lands (requests never wait on
+ * KV once a value exists); a failed reload keeps the old value. Only a cold isolate waits.
+ */
+function memoised<T>(memo: Memo<T>, ttlMs: number, now: number, load: () => Promise<T>): Promise<T> {
+  if (memo.value !== undefined && now - memo.at < ttlMs) return Promise.resolve(memo.value);
   if (!memo.pending) {
     memo.pending = load()
       .then((v) => {
@@ -34,10 +39,13 @@ async function memoised<T>(memo: Memo<T>, ttlMs: number, now: number, load: () =
       .finally(() => {
         memo.pending = undefined;
       });
+    // Without a waiter the rejection is handled here; callers with no value still see it.
+    memo.pending.catch((err) =>
+      log('warn', 'KV reload failed; keeping the last value', { error: String(err) }),
+    );
   }
   if (memo.value === undefined) return memo.pending;
-  // A refresh is running and we hold a value: serve it; a failed refresh is logged by the caller's load.
-  return memo.pending.catch(() => memo.value as T);
+  return Promise.resolve(memo.value);
 }
 
 /**

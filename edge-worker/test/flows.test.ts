@@ -224,3 +224,29 @@ describe('purge endpoint', () => {
     expect(seen.some((s) => JSON.stringify(s.headers).includes(TEST_PURGE_TOKEN))).toBe(false);
   });
 });
+
+describe('failures at the door', () => {
+  it('without a host map the worker answers 503 and fetches nothing', async () => {
+    const { resetMemo } = await import('../src/store.ts');
+    await env.EDGE_KV.delete('hostmap');
+    resetMemo();
+    try {
+      const r = await send('https://alpha.test/no-map/', { headers: { 'x-case': 'no-map' } });
+      expect(r.status).toBe(503);
+      expect(JSON.parse(r.body).error.code).toBe('HOST_MAP_MISSING');
+      expect(await originCalls('no-map')).toHaveLength(0);
+    } finally {
+      await seedHostMap();
+      resetMemo();
+    }
+    expect((await send('https://alpha.test/no-map/')).status).toBe(200);
+  });
+
+  it('a short EDGE_AUTH_KEY is refused with a message naming it', async () => {
+    const r = await send('https://alpha.test/bad-config/', {}, { ...env, EDGE_AUTH_KEY: 'short' });
+    expect(r.status).toBe(500);
+    const error = JSON.parse(r.body).error;
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toMatch(/EDGE_AUTH_KEY/);
+  });
+});
