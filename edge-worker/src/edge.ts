@@ -188,7 +188,11 @@ async function cached(v: Visit, record: RequestRecord): Promise<Response> {
   const decision = responsePolicy(res.status, res.headers, site.policy);
   if (!decision.store) return done(record, toClient(res, 'BYPASS', decision.reason, { head, now }));
   const stored = toStored(res, decision, responseTags(res.headers), now);
-  v.ctx.waitUntil(cache.put(key, stored.clone()));
+  v.ctx.waitUntil(
+    cache
+      .put(key, stored.clone())
+      .catch((err) => log('warn', 'cache put failed', { site: site.id, error: String(err) })),
+  );
   const status = missReason === 'expired' ? 'EXPIRED' : 'MISS';
   return done(record, toClient(stored, status, missReason, { head, now }));
 }
