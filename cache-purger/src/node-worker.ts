@@ -133,6 +133,7 @@ export class NodeWorker {
         config,
       );
     let ops = plan();
+    const refusedSites = new Set<string>();
     const delivered = await withLinkedSpan(
       'purge varnish',
       live.map((j) => j.traceparent),
@@ -142,9 +143,21 @@ export class NodeWorker {
           const res = await client.send(ops);
           for (const r of res)
             metrics.requests.inc({ node: this.node, kind: r.op.kind, result: r.ok ? 'ok' : 'failed' });
-          const failed = res.filter((r) => !r.ok);
+          // A 400 means Varnish refused the request itself: retrying cannot help, and retrying
+          // forever would stall this node's queue behind one bad entry. Its site's jobs are
+          // recorded as failed for this node (and counted), the rest go on.
+          for (const r of res)
+            if (!r.ok && r.status === 400) {
+              refusedSites.add(r.op.site);
+              logger.error(
+                { node: this.node, site: r.op.site, op: r.op },
+                'Varnish refused a purge request (400); not retried',
+              );
+            }
+          const notOk = res.filter((r) => !r.ok).length;
+          if (notOk) metrics.failures.inc({ node: this.node }, notOk);
+          const failed = res.filter((r) => !r.ok && r.status !== 400);
           if (failed.length === 0) return true;
-          metrics.failures.inc({ node: this.node }, failed.length);
           span.addEvent('retry', { failed: failed.length, attempt });
           if (this.#stopping) return false; // leave the entries pending for the next purger
           metrics.retries.inc({ node: this.node });
@@ -173,7 +186,8 @@ export class NodeWorker {
       },
     );
     if (!delivered) return;
-    for (const j of live) results.push({ id: j.id, status: 'done' });
+    for (const j of live)
+      results.push({ id: j.id, status: refusedSites.has(j.req.site) ? 'failed' : 'done' });
     await queue.ackNode(this.node, results);
     const now = Date.now();
     for (const j of live) metrics.latency.observe({ node: this.node }, (now - j.acceptedAt) / 1000);

@@ -59,8 +59,8 @@ describe('coalesce', () => {
 describe('planVarnish', () => {
   it('site-wide: one whole-host ban per host of the site (canonical and aliases)', () => {
     expect(planVarnish([{ site: 'alpha', all: true, urls: [], tags: [] }], registry, opts)).toEqual([
-      { kind: 'ban', host: 'alpha.test' },
-      { kind: 'ban', host: 'www.alpha.test' },
+      { kind: 'ban', site: 'alpha', host: 'alpha.test' },
+      { kind: 'ban', site: 'alpha', host: 'www.alpha.test' },
     ]);
   });
   it('URLs become exact host + path?query bans; tags become xkey purges in batches', () => {
@@ -77,10 +77,10 @@ describe('planVarnish', () => {
       { ...opts, softPurge: true },
     );
     expect(ops).toEqual([
-      { kind: 'ban', host: 'www.alpha.test', url: '/x?p=1' },
-      { kind: 'ban', host: 'alpha.test', url: '/y' },
-      { kind: 'xkey', keys: ['alpha-1', 'alpha-2'], soft: true },
-      { kind: 'xkey', keys: ['alpha-3'], soft: true },
+      { kind: 'ban', site: 'alpha', host: 'www.alpha.test', url: '/x?p=1' },
+      { kind: 'ban', site: 'alpha', host: 'alpha.test', url: '/y' },
+      { kind: 'xkey', site: 'alpha', keys: ['alpha-1', 'alpha-2'], soft: true },
+      { kind: 'xkey', site: 'alpha', keys: ['alpha-3'], soft: true },
     ]);
   });
   it('http and https of the same path are one ban (Varnish keys by host and path only)', () => {
@@ -89,7 +89,7 @@ describe('planVarnish', () => {
       registry,
       opts,
     );
-    expect(ops).toEqual([{ kind: 'ban', host: 'beta.test', url: '/a' }]);
+    expect(ops).toEqual([{ kind: 'ban', site: 'beta', host: 'beta.test', url: '/a' }]);
   });
   it('a site no longer in the registry bans nothing', () => {
     expect(planVarnish([{ site: 'gone', all: true, urls: [], tags: [] }], registry, opts)).toEqual([]);

@@ -9,10 +9,13 @@ import { siteHosts } from './scope.ts';
  * thousands of bans that the lurker has to test against every object).
  */
 
-/** One request to one Varnish node. Bans test only obj.http.x-host / x-url (lurker-friendly). */
+/**
+ * One request to one Varnish node. Bans test only obj.http.x-host / x-url (lurker-friendly).
+ * `site` says whose purge it serves (a request never mixes sites).
+ */
 export type VarnishOp =
-  | { kind: 'ban'; host: string; url?: string }
-  | { kind: 'xkey'; keys: string[]; soft: boolean };
+  | { kind: 'ban'; site: string; host: string; url?: string }
+  | { kind: 'xkey'; site: string; keys: string[]; soft: boolean };
 
 export interface PlanOptions {
   maxUrlsPerSite: number;
@@ -65,7 +68,7 @@ export function planVarnish(
       const site = registry.byId.get(p.site);
       // A site removed from the registry since the job was queued: nothing of it is cached any more
       // under a host we know, so there is nothing to ban.
-      for (const host of site ? siteHosts(site) : []) ops.push({ kind: 'ban', host });
+      for (const host of site ? siteHosts(site) : []) ops.push({ kind: 'ban', site: p.site, host });
       continue;
     }
     const seen = new Set<string>();
@@ -74,10 +77,15 @@ export function planVarnish(
       const key = `${host} ${url}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      ops.push({ kind: 'ban', host, url });
+      ops.push({ kind: 'ban', site: p.site, host, url });
     }
     for (let i = 0; i < p.tags.length; i += opts.xkeyBatch)
-      ops.push({ kind: 'xkey', keys: p.tags.slice(i, i + opts.xkeyBatch), soft: opts.softPurge });
+      ops.push({
+        kind: 'xkey',
+        site: p.site,
+        keys: p.tags.slice(i, i + opts.xkeyBatch),
+        soft: opts.softPurge,
+      });
   }
   return ops;
 }
