@@ -1,7 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startNginx } from '@wpfarm/common/peers/nginx';
 import { startVarnish } from '@wpfarm/common/peers/varnish';
+import { startStaticPage } from '../fixtures.ts';
 import { measure, ratio } from '../load.ts';
 import type { Benchmark } from '../types.ts';
 
@@ -13,14 +12,7 @@ const bench: Benchmark = {
   name: 'varnish-tier',
   description: 'Varnish hit (farm VCL) vs nginx static file, 46 KB page, 50 connections',
   async run(ctx) {
-    const html = join(ctx.dir, 'nginx', 'html');
-    mkdirSync(html, { recursive: true });
-    const page = `<!DOCTYPE html><html><body>${'<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>\n'.repeat(740)}</body></html>`;
-    writeFileSync(join(html, 'index.html'), page);
-    const nginx = await startNginx({
-      dir: join(ctx.dir, 'nginx'),
-      server: `root ${html}; location / { try_files /index.html =404; }`,
-    });
+    const { nginx, page } = await startStaticPage(ctx.dir);
     const varnish = await startVarnish({
       dir: join(ctx.dir, 'varnish'),
       backend: { host: '127.0.0.1', port: nginx.port },
