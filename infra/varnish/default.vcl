@@ -191,6 +191,8 @@ sub vcl_deliver {
   unset resp.http.xkey;
   unset resp.http.x-farm-swr;
   unset resp.http.x-farm-sie;
+  unset resp.http.x-farm-ttl;
+  unset resp.http.x-farm-short-ttl;
   unset resp.http.x-varnish;
   unset resp.http.via;
   return (deliver);

@@ -238,10 +238,7 @@ export function buildApp(deps: AppDeps): App {
         done: (r: AttemptResult) => {
           const connFailure = r.outcome === 'error' && r.status === 0;
           n.end(i, !connFailure);
-          metrics.upstreamSeconds.observe(
-            { role, target: node.cfg.id, cache: r.cache || 'none' },
-            (performance.now() - t0) / 1000,
-          );
+          metrics.upstream(node.cfg.id, r.cache || 'none', (performance.now() - t0) / 1000);
           if (span) {
             span.setAttribute('cache.status', r.cache || 'none');
             tracing.end(span, r.status, r.outcome === 'error' ? r.error : undefined);
@@ -341,10 +338,7 @@ export function buildApp(deps: AppDeps): App {
       retryOn503: false,
       responseHeaders,
       done: (r) => {
-        metrics.upstreamSeconds.observe(
-          { role, target: 'wordpress', cache: 'none' },
-          (performance.now() - t0) / 1000,
-        );
+        metrics.upstream('wordpress', 'none', (performance.now() - t0) / 1000);
         const healthy = r.outcome === 'ok' ? r.status < 502 || r.status > 504 : r.started;
         if (record(b, config.back.breaker, healthy, Date.now())) {
           metrics.circuitOpened.inc({ role });

@@ -3,15 +3,15 @@
  * are kept in plain numbers and handed to prom-client only at scrape time, so the request path
  * pays a property increment rather than a label-hash lookup.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { SiteClass } from './site-lookup.ts';
 
 export interface RouterMetrics {
   registry: Registry;
   /** Counts one answered request. */
   request(siteClass: SiteClass, status: number): void;
-  /** Seconds from dispatch to the upstream's response headers, by target (node id or `wordpress`). */
-  upstreamSeconds: Histogram<'role' | 'target' | 'cache'>;
+  /** Seconds from dispatch to the upstream's response headers, by target (node id or `wordpress`) and x-cache. */
+  upstream(target: string, cache: string, seconds: number): void;
   retries: Counter<'role' | 'reason'>;
   ejections: Counter<'node'>;
   nodeAvailable: Gauge<'node'>;
@@ -22,10 +22,13 @@ export interface RouterMetrics {
   inflight: { value: number };
 }
 
+const CACHE_VALUES = new Set(['HIT', 'MISS', 'SYNTH', 'none']);
+
 /** Creates the metric set for one role. */
 export function createMetrics(role: 'front' | 'back'): RouterMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ role });
+  collectDefaultMetrics({ register: registry }); // RSS, heap, event-loop lag, GC
   const pending = new Map<string, number>();
   const inflight = { value: 0 };
   const requests = new Counter({
@@ -50,6 +53,14 @@ export function createMetrics(role: 'front' | 'back'): RouterMetrics {
       this.set(inflight.value);
     },
   });
+  const upstreamSeconds = new Histogram({
+    name: 'router_upstream_duration_seconds',
+    help: 'Time from dispatch to the upstream response (headers, or failure).',
+    labelNames: ['target', 'cache'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const children = new Map<string, { observe(v: number): void }>();
   return {
     registry,
     inflight,
@@ -57,13 +68,16 @@ export function createMetrics(role: 'front' | 'back'): RouterMetrics {
       const k = `${siteClass} ${status}`;
       pending.set(k, (pending.get(k) ?? 0) + 1);
     },
-    upstreamSeconds: new Histogram({
-      name: 'router_upstream_duration_seconds',
-      help: 'Time from dispatch to the upstream response headers.',
-      labelNames: ['role', 'target', 'cache'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    }),
+    upstream(target, cache, seconds) {
+      // Bound label children are cached: prom-client hashes (and sorts) label objects per call.
+      const k = `${target} ${cache}`;
+      let child = children.get(k);
+      if (child === undefined) {
+        child = upstreamSeconds.labels({ target, cache: CACHE_VALUES.has(cache) ? cache : 'other' });
+        children.set(k, child);
+      }
+      child.observe(seconds);
+    },
     retries: new Counter({
       name: 'router_retries_total',
       help: 'Requests retried on the next node.',

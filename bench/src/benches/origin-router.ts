@@ -1,0 +1,235 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startNginx } from '@wpfarm/common/peers/nginx';
+import { startVarnish, type VarnishInstance } from '@wpfarm/common/peers/varnish';
+import { freePort, type ManagedProcess, startProcess } from '@wpfarm/common/process/managed';
+import { type LoadFigures, measure, ratio } from '../load.ts';
+import type { Benchmark } from '../types.ts';
+
+/**
+ * The front origin-router (one Node process) sharding by host over 3 Varnish nodes, against
+ * HAProxy (1 thread, `balance hdr(host)` + `hash-type consistent`) and nginx (1 worker,
+ * `hash $host consistent`, upstream keepalive) doing the same job, and against Varnish directly
+ * (the floor). 46 KB page served as a Varnish hit, 50 connections. Every system under test is its
+ * own process; the router's RSS is sampled from /proc while it is under load.
+ */
+const HOST = 'alpha.farm.test';
+
+const REGISTRY = `version: 1
+sites:
+  - { id: alpha, host: ${HOST}, upstream: "http://127.0.0.1:1", webhookSecretRef: W }
+  - { id: beta, host: beta.farm.test, upstream: "http://127.0.0.1:1", webhookSecretRef: W }
+  - { id: gamma, host: gamma.farm.test, upstream: "http://127.0.0.1:1", webhookSecretRef: W }
+`;
+
+/** Highest VmRSS (bytes) of `pid` seen while `during` runs, sampled every 100 ms. */
+async function peakRss<T>(pid: number, during: Promise<T>): Promise<{ result: T; rss: number }> {
+  let peak = 0;
+  const sample = () => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+    } catch {
+      // process gone
+    }
+  };
+  const timer = setInterval(sample, 100);
+  try {
+    const result = await during;
+    sample();
+    return { result, rss: peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function check(name: string, f: LoadFigures): void {
+  if (f.errors || f.non2xx) throw new Error(`${name}: ${f.errors} errors and ${f.non2xx} non-2xx responses`);
+}
+
+const bench: Benchmark = {
+  name: 'origin-router',
+  description: 'front router vs HAProxy vs nginx hashing by host over 3 Varnish (46 KB hit, 50 connections)',
+  async run(ctx) {
+    const root = ctx.root;
+    const registryFile = join(ctx.dir, 'sites.yaml');
+    writeFileSync(registryFile, REGISTRY);
+    const procs: { stop(): Promise<void> }[] = [];
+    try {
+      // The demo origin serves 46 KB pages; Varnish caches them.
+      const originPort = await freePort();
+      const origin = await startProcess({
+        name: 'demo-origin',
+        command: process.execPath,
+        args: [join(root, 'common/src/peers/demo-origin-cli.ts'), registryFile, String(originPort)],
+        logFile: join(ctx.dir, 'demo-origin.log'),
+        ready: { http: `http://127.0.0.1:${originPort}/__origin/health`, status: 200 },
+      });
+      procs.push(origin);
+      const varnish: VarnishInstance[] = [];
+      for (const n of [1, 2, 3]) {
+        const v = await startVarnish({
+          name: `varnish-${n}`,
+          dir: join(ctx.dir, `varnish-${n}`),
+          backend: { host: '127.0.0.1', port: originPort },
+        });
+        varnish.push(v);
+        procs.push(v);
+      }
+
+      const key = randomBytes(24).toString('hex');
+      const routerPort = await freePort();
+      const router: ManagedProcess = await startProcess({
+        name: 'origin-router-front',
+        command: process.execPath,
+        args: [join(root, 'origin-router/src/server.ts')],
+        env: {
+          ...process.env,
+          ROUTER_ROLE: 'front',
+          HOST: '127.0.0.1',
+          PORT: String(routerPort),
+          METRICS_HOST: '127.0.0.1',
+          METRICS_PORT: String(await freePort()),
+          REGISTRY_FILE: registryFile,
+          VARNISH_NODES: varnish.map((v, i) => `varnish-${i + 1}=127.0.0.1:${v.port}`).join(','),
+          EDGE_AUTH_KEYS: key,
+          LOG_LEVEL: 'warn',
+          DRAIN_DELAY_MS: '0',
+          // The deployment's V8 setting (origin-router/README.md): a small young generation keeps
+          // RSS near the live set; without it V8 sizes semi-spaces from the host's RAM.
+          NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=4`.trim(),
+        },
+        logFile: join(ctx.dir, 'router.log'),
+        ready: { http: `http://127.0.0.1:${routerPort}/ping`, status: 200 },
+      });
+      procs.push(router);
+
+      const servers = varnish.map((v, i) => `  server v${i + 1} 127.0.0.1:${v.port}`).join('\n');
+      const haproxyPort = await freePort();
+      mkdirSync(join(ctx.dir, 'haproxy'), { recursive: true });
+      const haproxyCfg = join(ctx.dir, 'haproxy', 'haproxy.cfg');
+      writeFileSync(
+        haproxyCfg,
+        `global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:${haproxyPort}
+  default_backend varnish
+backend varnish
+  balance hdr(host)
+  hash-type consistent
+${servers.replaceAll('  server', '  server').replace(/$/gm, ' maxconn 1000')}
+`,
+      );
+      const haproxy = await startProcess({
+        name: 'haproxy',
+        command: 'haproxy',
+        args: ['-f', haproxyCfg, '-db'],
+        logFile: join(ctx.dir, 'haproxy', 'haproxy.log'),
+        ready: { tcp: haproxyPort },
+      });
+      procs.push(haproxy);
+
+      const nginx = await startNginx({
+        dir: join(ctx.dir, 'nginx'),
+        workers: 1,
+        http: `upstream varnish {
+    hash $host consistent;
+${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
+    keepalive 64;
+  }`,
+        server: `location / {
+      proxy_pass http://varnish;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_buffering on;
+    }`,
+      });
+      procs.push(nginx);
+
+      const headers = { host: HOST, 'x-edge-auth': key, 'x-edge-host': HOST };
+      const targets: [string, number][] = [
+        ['router', routerPort],
+        ['haproxy', haproxyPort],
+        ['nginx', nginx.port],
+      ];
+      // Warm the page into the node each proxy picks (they may hash differently) and every node.
+      for (const v of varnish)
+        await fetch(`http://127.0.0.1:${v.port}/`, { headers: { host: HOST } }).then((r) => r.arrayBuffer());
+      for (const [, port] of targets)
+        await fetch(`http://127.0.0.1:${port}/`, { headers }).then((r) => r.arrayBuffer());
+
+      const warmupSeconds = ctx.quick ? 1 : 2;
+      const load = (port: number) =>
+        measure({
+          url: `http://127.0.0.1:${port}/`,
+          connections: 50,
+          seconds: ctx.seconds,
+          headers,
+          warmupSeconds,
+        });
+
+      // The floor: the node the router uses for this host, hit directly.
+      const probe = await fetch(`http://127.0.0.1:${routerPort}/`, { headers });
+      await probe.arrayBuffer();
+      const nodeId = probe.headers.get('x-router-node') ?? 'varnish-1';
+      const floorPort = varnish[Number(nodeId.replace(/\D/g, '')) - 1]?.port ?? varnish[0]!.port;
+      ctx.log(`varnish direct (${nodeId}) ...`);
+      const floor = await load(floorPort);
+      check('varnish', floor);
+      ctx.log('origin-router front ...');
+      const { result: r, rss } = await peakRss(router.pid, load(routerPort));
+      check('router', r);
+      ctx.log('haproxy ...');
+      const h = await load(haproxyPort);
+      check('haproxy', h);
+      ctx.log('nginx ...');
+      const n = await load(nginx.port);
+      check('nginx', n);
+
+      return {
+        figures: {
+          router_rps: r.rps,
+          router_p99_ms: r.p99,
+          haproxy_rps: h.rps,
+          haproxy_p99_ms: h.p99,
+          nginx_rps: n.rps,
+          nginx_p99_ms: n.p99,
+          varnish_direct_rps: floor.rps,
+          varnish_direct_p99_ms: floor.p99,
+          router_added_p99_ms: r.p99 - floor.p99,
+          router_rss_mb: Math.round(rss / 1024 / 1024),
+        },
+        ratios: {
+          router_vs_haproxy: ratio(r.rps, h.rps),
+          router_vs_nginx: ratio(r.rps, n.rps),
+          router_vs_varnish_direct: ratio(r.rps, floor.rps),
+        },
+        goals: {
+          router_vs_haproxy: { min: 0.8 },
+          router_vs_nginx: { min: 1.0 },
+          router_added_p99_ms: { max: 1 },
+          router_rss_mb: { max: 150 },
+        },
+        notes: [
+          'One Node process for the router; HAProxy 1 thread; nginx 1 worker; all hash the Host over the same 3 varnishd.',
+          'The load generator shares the 2 cores with the system under test: compare ratios within one run only.',
+        ],
+      };
+    } finally {
+      await Promise.all(procs.map((p) => p.stop()));
+    }
+  },
+};
+
+export default bench;
