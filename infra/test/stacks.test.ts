@@ -238,10 +238,22 @@ describe('tier specifics', () => {
     expect(dynamic.http.services['router-front'].loadBalancer.servers[0].url).toBe(
       'http://services_router-front:8080',
     );
+    // Cloudflare's ranges live in farm.env; Traefik's template and the front routers read them there.
+    const cf = farmEnv().CLOUDFLARE_IPS!.split(',');
+    for (const cidr of ['173.245.48.0/20', '104.16.0.0/13', '2606:4700::/32']) expect(cf).toContain(cidr);
     const traefik = readFileSync(join(STACKS, 'traefik/traefik.yml'), 'utf8');
-    for (const cidr of ['173.245.48.0/20', '104.16.0.0/13', '2606:4700::/32'])
-      expect(traefik).toContain(cidr);
+    const asSwarmRenders = parse(
+      traefik
+        .replace('{{ env "CLOUDFLARE_IPS" }}', cf.join(','))
+        .replaceAll('{{ env "DO_VPC_CIDR" }}', '10.10.0.0/16'),
+    );
+    expect(asSwarmRenders.entryPoints.websecure.forwardedHeaders.trustedIPs).toEqual(cf);
+    expect(asSwarmRenders.entryPoints.websecure.proxyProtocol.trustedIPs).toEqual(['10.10.0.0/16']);
     const svc = rendered.get('ingress')!.services.traefik!;
+    expect(svc.environment?.CLOUDFLARE_IPS).toBe(cf.join(','));
+    expect(rendered.get('services')!.services['router-front']?.environment?.CLIENT_ALLOWLIST).toBe(
+      cf.join(','),
+    );
     expect(svc.deploy?.placement?.constraints).toContain('node.role == manager');
     expect(svc.deploy?.labels ?? {}).not.toHaveProperty('traefik.http.routers');
   });
