@@ -241,7 +241,7 @@ describe('tier specifics', () => {
     // Cloudflare's ranges live in farm.env; Traefik's template and the front routers read them there.
     const cf = farmEnv().CLOUDFLARE_IPS!.split(',');
     for (const cidr of ['173.245.48.0/20', '104.16.0.0/13', '2606:4700::/32']) expect(cf).toContain(cidr);
-    const traefik = readFileSync(join(STACKS, 'traefik/traefik.yml'), 'utf8');
+    const traefik = readFileSync(join(STACKS, 'traefik/traefik.yml.tmpl'), 'utf8');
     const asSwarmRenders = parse(
       traefik
         .replace('{{ env "CLOUDFLARE_IPS" }}', cf.join(','))
