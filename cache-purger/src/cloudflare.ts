@@ -66,7 +66,9 @@ export function cloudflareCalls(
 }
 
 /** Result of one call: done, or wait this long (429 Retry-After or our own bucket), or failed. */
-export type CallResult = { ok: true } | { ok: false; retryAfterMs?: number; error: string };
+export type CallResult =
+  | { ok: true }
+  | { ok: false; retryAfterMs?: number; error: string; permanent?: boolean };
 
 /** Calls Cloudflare's purge endpoint with per-plan buckets in front of it; honours 429. */
 export class CloudflareClient {
@@ -106,7 +108,13 @@ export class CloudflareClient {
         const ra = Number(res.headers.get('retry-after'));
         return { ok: false, retryAfterMs: Number.isFinite(ra) && ra > 0 ? ra * 1000 : 1000, error: '429' };
       }
-      if (!res.ok) return { ok: false, error: `HTTP ${res.status}: ${text.slice(0, 200)}` };
+      // 400: Cloudflare refuses the call itself (no retry can fix it); anything else may pass later.
+      if (!res.ok)
+        return {
+          ok: false,
+          error: `HTTP ${res.status}: ${text.slice(0, 200)}`,
+          permanent: res.status === 400,
+        };
       return { ok: true };
     } catch (err) {
       return { ok: false, error: (err as Error).message };

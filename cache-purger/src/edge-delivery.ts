@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EDGE_PURGE_PATH, type PurgeRequest } from '@wpfarm/common/contracts/purge';
+import { EDGE_PURGE_PATH, PURGE_LIMITS, type PurgeRequest } from '@wpfarm/common/contracts/purge';
 import type { Registry } from '@wpfarm/common/registry/schema';
 import type { Logger } from 'pino';
 import { type CloudflareClient, type CloudflarePurgeBody, cloudflareCalls } from './cloudflare.ts';
@@ -94,7 +94,7 @@ export class EdgeDelivery {
       jobs.map((j) => j.req),
       config.maxUrlsPerSite,
     );
-    const edgeDone = new Set<string>(); // sites the edge worker already purged, not re-sent on a retry
+    const edgeDone = new Set<number>(); // requests the edge worker already took, not re-sent on a retry
     const ok = await withLinkedSpan(
       'purge edge',
       jobs.map((j) => j.traceparent),
@@ -121,18 +121,12 @@ export class EdgeDelivery {
     }
   }
 
-  async #edgeWorker(purges: SitePurge[], done: Set<string>): Promise<boolean> {
+  async #edgeWorker(purges: SitePurge[], done: Set<number>): Promise<boolean> {
     const { config, metrics, logger } = this.#d;
     const edge = config.edge!;
-    for (const p of purges) {
-      if (done.has(p.site)) continue;
-      const body: PurgeRequest = p.all
-        ? { site: p.site, all: true }
-        : {
-            site: p.site,
-            ...(p.urls.length ? { urls: p.urls } : {}),
-            ...(p.tags.length ? { tags: p.tags } : {}),
-          };
+    const bodies = edgeBodies(purges);
+    for (const [i, body] of bodies.entries()) {
+      if (done.has(i)) continue;
       try {
         const res = await fetch(`${edge.url}${EDGE_PURGE_PATH}`, {
           method: 'POST',
@@ -140,18 +134,25 @@ export class EdgeDelivery {
           body: JSON.stringify(body),
           signal: AbortSignal.timeout(config.requestTimeoutMs),
         });
-        await res.arrayBuffer();
+        const text = await res.text();
         metrics.edge.inc({ target: 'edge-worker', result: res.ok ? 'ok' : 'failed' });
-        if (!res.ok) {
-          logger.warn({ site: p.site, status: res.status }, 'edge purge failed; retrying');
+        if (res.status === 400) {
+          // The edge refuses the request itself: no retry can succeed, and retrying would stall
+          // every later edge purge. Logged and counted; the edge entries expire by their TTL.
+          logger.error(
+            { site: body.site, answer: text.slice(0, 300) },
+            'edge refused a purge (400); not retried',
+          );
+        } else if (!res.ok) {
+          logger.warn({ site: body.site, status: res.status }, 'edge purge failed; retrying');
           return false;
         }
       } catch (err) {
         metrics.edge.inc({ target: 'edge-worker', result: 'failed' });
-        logger.warn({ site: p.site, err: (err as Error).message }, 'edge purge failed; retrying');
+        logger.warn({ site: body.site, err: (err as Error).message }, 'edge purge failed; retrying');
         return false;
       }
-      done.add(p.site);
+      done.add(i);
     }
     return true;
   }
@@ -176,6 +177,13 @@ export class EdgeDelivery {
           break;
         }
         metrics.edge.inc({ target: 'cloudflare', result: r.retryAfterMs ? 'rate-limited' : 'failed' });
+        if (r.permanent) {
+          logger.error(
+            { zone: c.zone, error: r.error },
+            'cloudflare refused a purge call (400); not retried',
+          );
+          break;
+        }
         if (this.#stopping) return false;
         const wait = r.retryAfterMs ?? backoffMs(attempt, config.retryBaseMs, config.retryMaxMs);
         if (!r.retryAfterMs)
@@ -185,4 +193,23 @@ export class EdgeDelivery {
     }
     return true;
   }
+}
+
+/**
+ * The edge worker's requests for a window (pure): one per site, split where a merged site exceeds
+ * the contract's limits per request (PURGE_LIMITS: 2,000 URLs, 500 tags).
+ */
+export function edgeBodies(purges: readonly SitePurge[]): PurgeRequest[] {
+  const out: PurgeRequest[] = [];
+  for (const p of purges) {
+    if (p.all) {
+      out.push({ site: p.site, all: true });
+      continue;
+    }
+    for (let i = 0; i < p.urls.length; i += PURGE_LIMITS.urls)
+      out.push({ site: p.site, urls: p.urls.slice(i, i + PURGE_LIMITS.urls) });
+    for (let i = 0; i < p.tags.length; i += PURGE_LIMITS.tags)
+      out.push({ site: p.site, tags: p.tags.slice(i, i + PURGE_LIMITS.tags) });
+  }
+  return out;
 }
