@@ -133,6 +133,22 @@ test('one webhook per request, with everything the request changed', function ()
     check('nothing more to send', count($sent) === 1);
 });
 
+test('a renamed post purges its old permalink as well as the new one', function () use ($config, $post) {
+    $bodies = [];
+    $p = new Plugin($config, new Client($config, function ($u, $h, $b) use (&$bodies) {
+        $bodies[] = json_decode($b, true);
+        return 202;
+    }));
+    $p->register();
+    $post();
+    do_action('pre_post_update', 12);
+    get_post(12)->post_name = 'renamed';
+    do_action('save_post', 12);
+    do_action('shutdown');
+    check('old permalink', in_array('https://alpha.farm.test/hello-world/', $bodies[0]['urls'] ?? [], true));
+    check('new permalink', in_array('https://alpha.farm.test/renamed/', $bodies[0]['urls'] ?? [], true));
+});
+
 test('drafts, revisions and private post types send nothing', function () use ($config) {
     $sent = 0;
     $p = new Plugin($config, new Client($config, function () use (&$sent) {

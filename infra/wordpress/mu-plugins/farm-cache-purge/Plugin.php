@@ -31,6 +31,10 @@ final class Plugin
 
     public function register(): void
     {
+        // Before an update or a trashing the post still has its old slug and terms: their URLs go
+        // stale too (a renamed post's old permalink, a trashed post's public URL).
+        add_action('pre_post_update', [$this, 'onPost'], 99, 1);
+        add_action('wp_trash_post', [$this, 'onPost'], 99, 1);
         add_action('save_post', [$this, 'onPost'], 99, 1);
         add_action('transition_post_status', [$this, 'onTransition'], 99, 3);
         add_action('before_delete_post', [$this, 'onPost'], 99, 1);
