@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IMAGES } from '../src/images.ts';
-import { INFRA, ROOT, run, STACKS, stackConfig } from './helpers.ts';
+import { allStacks } from '../src/stacks.ts';
+import { INFRA, ROOT, run, stackConfig } from './helpers.ts';
 
 interface Instruction {
   op: string;
@@ -124,14 +125,10 @@ describe('varnish and wordpress Dockerfiles', () => {
 
 describe('every image a stack runs from the farm registry has a recipe', () => {
   it('stacks ↔ images.ts', async () => {
-    const docs = await Promise.all(
-      ['ingress', 'cache', 'services', 'db', 'monitoring'].map((t) =>
-        stackConfig([join(STACKS, `${t}.yml`)]),
-      ),
-    );
-    const site = await stackConfig([join(INFRA, 'generated/sites/wp-alpha.yml')]);
+    const docs = [];
+    for (const files of allStacks().values()) docs.push(await stackConfig(files));
     const used = new Set<string>();
-    for (const d of [...docs, site])
+    for (const d of docs)
       for (const svc of Object.values(d.services)) {
         const m = /^registry\.digitalocean\.com\/wpfarm\/([^:]+):/.exec(svc.image ?? '');
         if (m) used.add(m[1]!);

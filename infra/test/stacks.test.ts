@@ -8,26 +8,11 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import {
-  durationMs,
-  farmEnv,
-  GENERATED,
-  type Service,
-  STACKS,
-  type StackDoc,
-  stackConfig,
-} from './helpers.ts';
+import { allStacks } from '../src/stacks.ts';
+import { durationMs, farmEnv, type Service, STACKS, type StackDoc, stackConfig } from './helpers.ts';
 
-/** The tiers and the files each is deployed with (infra/README.md, "First deploy"). */
-const TIERS: Record<string, string[]> = {
-  ingress: [join(STACKS, 'ingress.yml')],
-  cache: [join(STACKS, 'cache.yml'), join(GENERATED, 'cache.sites.yml')],
-  services: [join(STACKS, 'services.yml'), join(GENERATED, 'services.sites.yml')],
-  db: [join(STACKS, 'db.yml')],
-  monitoring: [join(STACKS, 'monitoring.yml')],
-};
-for (const f of readdirSync(join(GENERATED, 'sites')).sort())
-  TIERS[f.replace(/\.yml$/, '')] = [join(GENERATED, 'sites', f)];
+/** Every stack with the files it is deployed with (src/stacks.ts, also used by the runbooks). */
+const TIERS = Object.fromEntries(allStacks());
 
 const rendered = new Map<string, StackDoc>();
 beforeAll(async () => {
