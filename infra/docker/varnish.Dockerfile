@@ -5,6 +5,6 @@
 #   docker build -f infra/docker/varnish.Dockerfile -t $IMAGE_REGISTRY/varnish:$FARM_VERSION .
 FROM varnish:7.6
 COPY --chown=root:root infra/varnish/*.vcl /etc/varnish/
-# varnishd starts as root only to bind and drop to its own users (vcache, varnish); the stack's
-# command runs it in the foreground (-F) as PID 1.
+# The image runs as its unprivileged user `varnish` (port 6081 needs no root); the stack's command
+# runs varnishd in the foreground (-F) as PID 1, its working directory on a tmpfs.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["varnishadm", "-n", "/var/lib/varnish/farm", "ping"]
