@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { renderFarm } from '../src/render.ts';
 import { DEFAULT_REGISTRY, diffAgainst, renderFromFile, writeRendered } from '../src/render-cli.ts';
-import { GENERATED, INFRA, run } from './helpers.ts';
+import { GENERATED, INFRA, ROOT, run } from './helpers.ts';
 
 const EPOCH = new Date(0);
 const CLI = join(INFRA, 'src/render-cli.ts');
@@ -99,6 +99,43 @@ describe('determinism', () => {
     expect(map.byHost.get('shop.beta.farm.test')).toMatchObject({ alias: true, site: { id: 'beta' } });
     expect(entries[0]!.value).not.toContain('WEBHOOK_SECRET'); // secret refs and upstreams stay private
     expect(entries[0]!.value).not.toContain('nginx');
+  });
+});
+
+describe('edge KV', () => {
+  it("wrangler accepts the bulk file against the worker's own binding, and the edge reads the host map back", async () => {
+    const wrangler = join(ROOT, 'node_modules/.bin/wrangler');
+    const persist = tmp();
+    const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' };
+    const cwd = join(ROOT, 'edge-worker'); // its wrangler.jsonc declares the EDGE_KV binding
+    const put = await run(
+      wrangler,
+      [
+        'kv',
+        'bulk',
+        'put',
+        join(GENERATED, 'edge/hostmap.kv.json'),
+        '--binding',
+        'EDGE_KV',
+        '--local',
+        '--persist-to',
+        persist,
+      ],
+      { env, cwd },
+    );
+    expect(put.stdout + put.stderr).toContain('Success');
+    expect(put.code).toBe(0);
+    const get = await run(
+      wrangler,
+      ['kv', 'key', 'get', 'hostmap', '--binding', 'EDGE_KV', '--local', '--persist-to', persist],
+      {
+        env,
+        cwd,
+      },
+    );
+    expect(get.code).toBe(0);
+    const map = parseHostMap(get.stdout.trim());
+    expect([...map.byId.keys()].sort()).toEqual(['alpha', 'beta', 'gamma']);
   });
 });
 
