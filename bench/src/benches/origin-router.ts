@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { startNginx } from '@wpfarm/common/peers/nginx';
 import { startVarnish, type VarnishInstance } from '@wpfarm/common/peers/varnish';
@@ -42,6 +44,28 @@ async function peakRss<T>(pid: number, during: Promise<T>): Promise<{ result: T;
   } finally {
     clearInterval(timer);
   }
+}
+
+/**
+ * Pins every process (all threads) of a process group to `cpu`: each proxy under test gets the
+ * same single core, as the goals say ("with the router on one core"). Best effort: without
+ * taskset the run is unpinned and says so.
+ */
+function pinGroup(pgid: number, cpu: number): boolean {
+  let pinned = false;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      if (pgrp !== pgid) continue;
+      execFileSync('taskset', ['-a', '-p', '-c', String(cpu), entry], { stdio: 'ignore' });
+      pinned = true;
+    } catch {
+      // gone, or no taskset
+    }
+  }
+  return pinned;
 }
 
 function check(name: string, f: LoadFigures): void {
@@ -157,6 +181,10 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
       });
       procs.push(nginx);
 
+      const cpu = cpus().length - 1;
+      const pinned = [router.pid, haproxy.pid, nginx.process.pid]
+        .map((pid) => pinGroup(pid, cpu))
+        .every(Boolean);
       const headers = { host: HOST, 'x-edge-auth': key, 'x-edge-host': HOST };
       const targets: [string, number][] = [
         ['router', routerPort],
@@ -223,6 +251,9 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
         },
         notes: [
           'One Node process for the router; HAProxy 1 thread; nginx 1 worker; all hash the Host over the same 3 varnishd.',
+          pinned
+            ? `Each proxy pinned to CPU ${cpu} (taskset); varnishd and autocannon unpinned.`
+            : 'Proxies NOT pinned (taskset unavailable): they compete for every core.',
           'The load generator shares the 2 cores with the system under test: compare ratios within one run only.',
         ],
       };
