@@ -10,7 +10,7 @@
  *   EDGE_STATE_DIR       where the bundle, KV and cache data live [a new temp folder]
  *   EDGE_REGISTRY        registry file whose host map is seeded into KV [none: KV as persisted]
  *   EDGE_SCRIPT          a prebuilt bundle to run [build one]
- *   EDGE_VARIANT         edge | floor | passthrough (benchmark baselines) [edge]
+ *   EDGE_VARIANT         edge | floor | passthrough | fetchput (benchmark baselines) [edge]
  *   EDGE_LOGIN_LIMIT     POSTs per minute per site+IP to wp-login.php / xmlrpc.php [5]
  *   ORIGIN_URL, BRIDGE_URL, ORIGIN_TIMEOUT_MS, TRACE_SAMPLE_RATE, UA_BLOCKLIST   worker vars
  *   EDGE_AUTH_KEY (or the first of EDGE_AUTH_KEYS), EDGE_PURGE_TOKEN, BRIDGE_TOKEN   secrets
@@ -40,8 +40,8 @@ function readEnv(env: NodeJS.ProcessEnv) {
   const port = Number(env.EDGE_PORT);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) fail('EDGE_PORT must be a port number');
   const variant = (env.EDGE_VARIANT ?? 'edge') as Variant;
-  if (!['edge', 'floor', 'passthrough'].includes(variant))
-    fail('EDGE_VARIANT must be edge, floor or passthrough');
+  if (!['edge', 'floor', 'passthrough', 'fetchput'].includes(variant))
+    fail('EDGE_VARIANT must be edge, floor, passthrough or fetchput');
   const loginLimit = Number(env.EDGE_LOGIN_LIMIT ?? 5);
   if (!Number.isInteger(loginLimit) || loginLimit < 1) fail('EDGE_LOGIN_LIMIT must be a positive integer');
   const key = env.EDGE_AUTH_KEY ?? env.EDGE_AUTH_KEYS?.split(',')[0]?.trim() ?? '';
