@@ -230,11 +230,13 @@ function cacheOverride(sites: Site[], registryConfig: string, registryPath: stri
       external: true,
       name: `webhook_${site.id}_v\${WEBHOOK_${key}_PREVIOUS_VERSION:-1}`,
     };
-    refs.push({ source: `webhook_${site.id}`, target: site.webhookSecretRef, mode: 0o400 });
+    // uid 1000: the purger runs as the image's `node` user and reads these files itself.
+    refs.push({ source: `webhook_${site.id}`, target: site.webhookSecretRef, mode: 0o400, uid: '1000' });
     refs.push({
       source: `webhook_${site.id}_previous`,
       target: `${site.webhookSecretRef}_PREVIOUS`,
       mode: 0o400,
+      uid: '1000',
     });
   }
   return {

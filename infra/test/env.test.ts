@@ -112,8 +112,11 @@ describe('cache-purger', () => {
       if (!SDK_VARS.test(key)) expect(known.has(key), key).toBe(true);
   });
 
-  it("mounts every site's webhook secret under the name its registry entry gives", () => {
-    const targets = (cache['cache-purger']!.secrets ?? []).map((s) => s.target);
+  it("mounts every site's webhook secret under the name its registry entry gives, readable by the node user", () => {
+    const secrets = (cache['cache-purger']!.secrets ?? []) as { target?: string; uid?: string }[];
+    const targets = secrets.map((s) => s.target);
+    for (const s of secrets.filter((s) => s.target?.startsWith('WEBHOOK_')))
+      expect(s.uid, s.target).toBe('1000');
     for (const ref of ['WEBHOOK_SECRET_ALPHA', 'WEBHOOK_SECRET_BETA', 'WEBHOOK_SECRET_GAMMA']) {
       expect(targets).toContain(ref);
       expect(targets).toContain(`${ref}_PREVIOUS`);
