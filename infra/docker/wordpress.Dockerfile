@@ -17,8 +17,9 @@ RUN apt-get update \
  && { echo '[global]'; echo 'process_control_timeout = 30s'; } > /usr/local/etc/php-fpm.d/zz-farm-global.conf
 COPY --chown=root:root infra/wordpress/mu-plugins/ /opt/wpfarm/mu-plugins/
 COPY --chown=root:root --chmod=0755 infra/docker/php-fpm-healthcheck.sh /usr/local/bin/php-fpm-healthcheck
-# wp-config.php of the official image appends WORDPRESS_CONFIG_EXTRA.
-ENV WORDPRESS_CONFIG_EXTRA="define('WPMU_PLUGIN_DIR', '/opt/wpfarm/mu-plugins'); define('WPMU_PLUGIN_URL', '/wpfarm-mu-plugins');"
+# The farm's wp-config.php (shared salts from a secret); the entrypoint copies /usr/src/wordpress
+# into the document root and keeps an existing wp-config.php instead of generating one.
+COPY --chown=root:root infra/docker/wp-config.php /usr/src/wordpress/wp-config.php
 # php-fpm master runs as root to switch pools to www-data (the image's design); workers are www-data.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["php-fpm-healthcheck"]
 STOPSIGNAL SIGQUIT

@@ -109,6 +109,7 @@ function siteStackDoc(site: Site) {
   const key = siteEnvKey(site);
   const webhookSecret = `webhook_${site.id}`;
   const dbSecret = `db_${site.id}`;
+  const saltsSecret = `wp_salts_${site.id}`;
   return {
     version: '3.9',
     services: {
@@ -149,7 +150,7 @@ function siteStackDoc(site: Site) {
           WORDPRESS_DB_HOST: 'farm-proxysql:6033',
           WORDPRESS_DB_NAME: siteDbName(site),
           WORDPRESS_DB_USER: siteDbName(site),
-          // The official image reads *_FILE variables: the password itself stays in the secret.
+          // wp-config.php (infra/docker) reads *_FILE: the password itself stays in the secret.
           WORDPRESS_DB_PASSWORD_FILE: `/run/secrets/${dbSecret}`,
           // The mu-plugin (infra/wordpress) reads these; it finds the secret at /run/secrets/<ref>.
           FARM_SITE_ID: site.id,
@@ -159,6 +160,8 @@ function siteStackDoc(site: Site) {
         secrets: [
           { source: webhookSecret, target: site.webhookSecretRef, mode: 0o400, uid: '33', gid: '33' },
           { source: dbSecret, target: dbSecret, mode: 0o400, uid: '33', gid: '33' },
+          // Salts shared by every replica (infra/docker/wp-config.php): logins survive load balancing.
+          { source: saltsSecret, target: 'wp_salts', mode: 0o400, uid: '33', gid: '33' },
         ],
         // php-fpm finishes running requests on SIGQUIT (graceful stop), up to its own
         // process_control_timeout (30 s in the image), inside this grace period.
@@ -207,6 +210,7 @@ function siteStackDoc(site: Site) {
     secrets: {
       [webhookSecret]: { external: true, name: `webhook_${site.id}_v\${WEBHOOK_${key}_VERSION:-1}` },
       [dbSecret]: { external: true, name: `db_${site.id}_v\${DB_${key}_VERSION:-1}` },
+      [saltsSecret]: { external: true, name: `wp_salts_${site.id}_v\${WP_SALTS_${key}_VERSION:-1}` },
     },
   };
 }

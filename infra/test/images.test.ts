@@ -117,6 +117,16 @@ describe('varnish and wordpress Dockerfiles', () => {
       expect(text).toMatch(new RegExp(`^FROM \\S+ AS ${r.target}$`, 'm'));
   });
 
+  it('wp-config.php is valid PHP and takes the salts from the secret the site stacks mount', async () => {
+    const file = join(INFRA, 'docker/wp-config.php');
+    const lint = await run('php', ['-l', file]);
+    expect(lint.stdout).toContain('No syntax errors');
+    expect(readFileSync(file, 'utf8')).toContain("'/run/secrets/wp_salts'");
+    const php = (await stackConfig([join(INFRA, 'generated/sites/wp-alpha.yml')])).services.php!;
+    expect((php.secrets ?? []).map((s) => s.target)).toContain('wp_salts');
+    expect(php.environment?.WORDPRESS_DB_PASSWORD_FILE).toBe('/run/secrets/db_alpha');
+  });
+
   it('php-fpm-healthcheck.sh is valid sh', async () => {
     const r = await run('sh', ['-n', join(INFRA, 'docker/php-fpm-healthcheck.sh')]);
     expect(r.code).toBe(0);
