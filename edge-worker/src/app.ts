@@ -10,7 +10,11 @@ import { type EdgeDeps, handleEdge, type RequestRecord } from './edge.ts';
 import { EdgeError } from './errors.ts';
 import { log } from './log.ts';
 import { handlePurge } from './purge.ts';
+import { loadHostMap } from './store.ts';
 import { continueTrace, newTrace } from './traceparent.ts';
+
+/** The worker's readiness path (answered before host routing, like the purge path). */
+export const EDGE_HEALTH_PATH = '/__edge/health';
 
 const defaultDeps: EdgeDeps = { now: () => Date.now(), cache: () => caches.default };
 
@@ -27,6 +31,16 @@ export function buildApp(deps: EdgeDeps = defaultDeps) {
     return handlePurge(c.req.raw, c.env, deps);
   });
   app.all(EDGE_PURGE_PATH, () => edgeAnswer(405, 'method', { headers: { allow: 'POST' } }));
+
+  // Readiness: 200 once this isolate holds a host map (local farm, benchmark, synthetic checks).
+  app.get(EDGE_HEALTH_PATH, async (c) => {
+    const cfg = configFor(c.env);
+    const map = await loadHostMap(c.env.EDGE_KV, cfg.hostMapTtlMs, deps.now());
+    return edgeAnswer(200, 'health', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ok: true, sites: map.byId.size, hostMapGeneratedAt: map.generatedAt }),
+    });
+  });
 
   app.all('*', (c) => {
     const cfg = configFor(c.env);

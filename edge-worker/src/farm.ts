@@ -30,7 +30,7 @@ export const farm: FarmComponent[] = [
           TRACE_SAMPLE_RATE: '1',
         }),
         logFile: 'edge-worker.log',
-        ready: { tcp: port },
+        ready: { http: `http://127.0.0.1:${port}/__edge/health`, status: 200 },
         readyTimeoutMs: 120_000,
       });
       return [

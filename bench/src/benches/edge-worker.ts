@@ -70,7 +70,10 @@ const bench: Benchmark = {
             TRACE_SAMPLE_RATE: '0',
           },
           logFile: join(ctx.dir, `${variant}.log`),
-          ready: { tcp: port },
+          ready:
+            variant === 'edge'
+              ? { http: `http://127.0.0.1:${port}/__edge/health`, status: 200 }
+              : { tcp: port },
           readyTimeoutMs: 120_000,
         }),
       );
