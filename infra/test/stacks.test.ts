@@ -216,7 +216,16 @@ describe('secrets and configs', () => {
 
 describe('tier specifics', () => {
   it('ingress: one catch-all router to the front routers, Cloudflare ranges as trusted forwarders', () => {
-    const dynamic = parse(readFileSync(join(STACKS, 'traefik/dynamic.yml'), 'utf8'));
+    const cfRanges = farmEnv().CLOUDFLARE_IPS!;
+    const dynamic = parse(
+      readFileSync(join(STACKS, 'traefik/dynamic.yml.tmpl'), 'utf8').replace(
+        '{{ env "CLOUDFLARE_IPS" }}',
+        cfRanges,
+      ),
+    );
+    expect(dynamic.http.middlewares.crowdsec.plugin.crowdsec.forwardedHeadersTrustedIPs).toEqual(
+      cfRanges.split(','),
+    );
     const routers = Object.values(dynamic.http.routers) as { rule: string; service: string }[];
     expect(routers).toHaveLength(1);
     expect(routers[0]).toMatchObject({ rule: 'PathPrefix(`/`)', service: 'router-front' });
