@@ -5,7 +5,7 @@ import type { Config } from './config.ts';
 import type { PurgerMetrics } from './metrics.ts';
 import type { RestartWatch } from './node-watch.ts';
 import { backoffMs, coalesce, planVarnish } from './plan.ts';
-import { KEYS, type Queue, type QueuedJob, toJob } from './queue.ts';
+import { idTime, KEYS, type Queue, type QueuedJob, toJob } from './queue.ts';
 import { withLinkedSpan } from './tracing.ts';
 import type { VarnishClient } from './varnish-client.ts';
 
@@ -80,8 +80,12 @@ export class NodeWorker {
         if (entries.length === 0) {
           entries = await queue.read(KEYS.jobs, group, config.consumer, config.batchSize, 1000);
           if (entries.length > 0 && entries.length < config.batchSize && config.coalesceMs > 0) {
-            // The coalescing window: whatever arrives in it is merged into the same requests.
-            await sleep(config.coalesceMs);
+            // The coalescing window, counted from when the oldest entry was accepted (it may have
+            // waited already while the previous batch was delivered): whatever arrives in it is
+            // merged into the same requests, and no job waits longer than the window to start.
+            const waited = Date.now() - idTime(entries[0]!.id);
+            const wait = Math.min(config.coalesceMs, Math.max(0, config.coalesceMs - waited));
+            if (wait > 0) await sleep(wait);
             entries.push(
               ...(await queue.read(KEYS.jobs, group, config.consumer, config.batchSize - entries.length, 0)),
             );
