@@ -203,6 +203,11 @@ function done(record: RequestRecord, res: Response): Response {
   return res;
 }
 
+/** The Cache API key of the marker that says "a refresh of `key` is running in this colo". */
+export function refreshLockKey(key: string): string {
+  return key.replace('/__edge-cache/', '/__edge-lock/');
+}
+
 /**
  * Refreshes a stale entry in the background; concurrent stale hits on the same key in this
  * isolate share one origin fetch. A failed or 5xx refresh keeps the old entry (stale-if-error).
@@ -216,19 +221,29 @@ function refresh(v: Visit, key: string): Promise<void> {
     forwardCookies: false,
     method: 'GET',
   });
+  const cache = v.deps.cache();
+  const lock = refreshLockKey(key);
   const job = (async () => {
+    // Other isolates of this data centre share the Cache API: a short-lived marker entry keeps
+    // them from refreshing the same key at the same time (best effort: match-then-put is not
+    // atomic). It expires by itself if this isolate dies mid-refresh.
+    if (await cache.match(lock)) return;
+    const lockSeconds = Math.ceil(v.cfg.originTimeoutMs / 1000) + 5;
+    await cache.put(lock, new Response('1', { headers: { 'cache-control': `max-age=${lockSeconds}` } }));
     try {
       const res = await fetchOrigin(oreq, v.cfg.originTimeoutMs);
       const decision = responsePolicy(res.status, res.headers, v.site.policy);
       if (decision.store) {
-        await v.deps.cache().put(key, toStored(res, decision, responseTags(res.headers), v.deps.now()));
+        await cache.put(key, toStored(res, decision, responseTags(res.headers), v.deps.now()));
       } else {
         await res.body?.cancel();
         // The page stopped being cacheable (not a failure): drop the entry rather than serve it on.
-        if (res.status < 500) await v.deps.cache().delete(key);
+        if (res.status < 500) await cache.delete(key);
       }
     } catch (err) {
       log('warn', 'background refresh failed', { site: v.site.id, key, error: String(err) });
+    } finally {
+      await cache.delete(lock);
     }
   })().finally(() => refreshing.delete(key));
   refreshing.set(key, job);

@@ -125,6 +125,24 @@ describe('stale content', () => {
   });
 });
 
+describe('refresh lock', () => {
+  it('does not refresh while another isolate holds the colo-wide refresh marker', async () => {
+    const { refreshLockKey } = await import('../src/edge.ts');
+    const url = 'https://swr.test/locked/';
+    await send(url, { headers: { 'x-case': 'lock' } });
+    const lock = refreshLockKey('https://swr.test/__edge-cache/https/v0/any/locked/');
+    await caches.default.put(lock, new Response('1', { headers: { 'cache-control': 'max-age=60' } }));
+    const stale = await send(url, { headers: { 'x-case': 'lock' } });
+    expect(stale.headers.get('x-edge-cache')).toBe('STALE');
+    expect(await originCalls('lock')).toHaveLength(1);
+    await caches.default.delete(lock);
+    await send(url, { headers: { 'x-case': 'lock' } });
+    expect(await originCalls('lock')).toHaveLength(2);
+    // The marker is gone once the refresh finished.
+    expect(await caches.default.match(lock)).toBeUndefined();
+  });
+});
+
 describe('login rate limit', () => {
   it('trips after the binding limit for one site and IP, and not for another IP', async () => {
     const post = (ip: string) =>
