@@ -76,7 +76,12 @@ export interface Rig {
 
 /** Brings up origin → back → varnish ×3 → front. */
 export async function startRig(
-  opts: { sites?: number; frontEnv?: Record<string, string>; pageBytes?: number } = {},
+  opts: {
+    sites?: number;
+    frontEnv?: Record<string, string>;
+    backEnv?: Record<string, string>;
+    pageBytes?: number;
+  } = {},
 ): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'router-rig-'));
   chmodSync(dir, 0o755); // varnishd's users read the per-instance includes below it
@@ -92,6 +97,7 @@ export async function startRig(
     REGISTRY_FILE: registryFile,
     BREAKER_FAILURES: '3',
     BREAKER_OPEN_MS: '60000',
+    ...opts.backEnv,
   });
   const varnish: VarnishInstance[] = [];
   for (const n of [1, 2, 3]) {

@@ -30,6 +30,7 @@ beforeAll(async () => {
   rig = await startRig({
     sites: 20,
     frontEnv: { HEADERS_TIMEOUT_MS: '1000', MAX_BODY_BYTES: '1000', MAX_URL_BYTES: '2000' },
+    backEnv: { UPSTREAM_HEADERS_TIMEOUT_MS: '800' },
   });
   // Add the echo site and a dead-upstream site; wait until both routers picked them up.
   writeFileSync(
@@ -162,6 +163,16 @@ describe('back: maintenance and circuit breaker', () => {
     expect(Number(open.headers['retry-after'])).toBeGreaterThan(0);
     // Other sites are unaffected.
     expect((await get(`${rig.back.url}/`, { host: 'alpha.farm.test' })).status).toBe(200);
+  });
+});
+
+describe('back: upstream timeouts', () => {
+  it('answers 504 when WordPress does not send headers in time', async () => {
+    await get(`${rig.origin.url}/__origin/delay?host=s7.farm.test&ms=3000`);
+    const r = await get(`${rig.back.url}/slow/`, { host: 's7.farm.test' });
+    expect(r.status).toBe(504);
+    expect(r.headers['x-router-error']).toBe('UPSTREAM_TIMEOUT');
+    await get(`${rig.origin.url}/__origin/delay?host=s7.farm.test&ms=0`);
   });
 });
 
