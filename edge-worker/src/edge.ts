@@ -65,7 +65,7 @@ export async function handleEdge(
   const route = routeHost(map, url);
   if (route.kind === 'unknown') {
     log('warn', 'unknown host', { host: url.host });
-    return edgeAnswer(421, 'host:unknown', { body: `No site is served at this host.\n` });
+    return edgeAnswer(421, 'host:unknown', { block: true, body: 'No site is served at this host.\n' });
   }
   record.site = route.site.id;
   if (route.kind === 'redirect')

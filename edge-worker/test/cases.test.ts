@@ -471,6 +471,7 @@ const CASES: Case[] = [
     cache: 'BYPASS',
     reason: 'host:unknown',
     origin: 0,
+    check: (r) => expect(r.headers.get('x-edge-block')).toBe('host:unknown'),
   },
   {
     name: 'an IP host is unknown',
