@@ -120,7 +120,7 @@ describe('default.vcl against a real varnishd and the demo origin', () => {
     expect(loggedIn.cache).toBe('MISS');
     expect(loggedIn.reason).toBe('cookie');
     const unknown = await get('/cookies/', { cookie: 'pll_language=de' });
-    expect(unknown.cache).toBe('MISS'); // unknown cookies fragment the key, they are not dropped
+    expect(unknown.cache).toBe('HIT'); // like the edge: unknown cookies neither bypass nor fragment
   });
 
   it('strips marketing parameters from the key and keeps functional ones', async () => {

@@ -10,7 +10,6 @@ import {
   BYPASS_COOKIES,
   CACHEABLE_METHODS,
   type CookiePattern,
-  IGNORED_COOKIES,
   MARKETING_PARAMS,
   NEVER_CACHE_FILES,
   NEVER_CACHE_PATH_PREFIXES,
@@ -44,7 +43,6 @@ function paramKey(m: string): string {
 /** Renders the generated VCL include (pure). */
 export function renderCacheRulesVcl(): string {
   const bypassCookies = BYPASS_COOKIES.map(cookieName).join('|');
-  const ignoredCookies = IGNORED_COOKIES.map(cookieName).join('|');
   const methods = CACHEABLE_METHODS.map((m) => `req.method != "${m}"`).join(' && ');
   const paths = NEVER_CACHE_PATH_PREFIXES.filter((p) => p !== '/wp-json/')
     .map(reEscape)
@@ -110,15 +108,10 @@ ${POISONING_HEADERS.map((h) => `  unset req.http.${h};`).join('\n')}
     set req.http.x-farm-reason = "cookie";
     return (pass);
   }
-  # Ignored cookies neither bypass nor fragment the cache; any other cookie stays in the key.
-  if (req.http.Cookie) {
-    cookie.parse(req.http.Cookie);
-    cookie.filter_re("^(${ignoredCookies})$");
-    set req.http.Cookie = cookie.get_string();
-    if (req.http.Cookie == "") {
-      unset req.http.Cookie;
-    }
-  }
+  # Like the edge (docs/decisions/edge-cache-policy.md): ignored and unknown cookies neither
+  # bypass nor fragment the cache, and a cacheable fetch carries no Cookie at all, so a stored
+  # page never depends on one visitor's cookies (IGNORED_COOKIES matter to the edge's stats only).
+  unset req.http.Cookie;
 }
 `;
 }

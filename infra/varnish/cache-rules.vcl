@@ -59,13 +59,8 @@ sub farm_rules_recv {
     set req.http.x-farm-reason = "cookie";
     return (pass);
   }
-  # Ignored cookies neither bypass nor fragment the cache; any other cookie stays in the key.
-  if (req.http.Cookie) {
-    cookie.parse(req.http.Cookie);
-    cookie.filter_re("^(wordpress_test_cookie|wp\-settings\-[^=;]*|_ga[^=;]*|_gid|__utm[^=;]*|_fbp|has_js|cookielawinfo[^=;]*|CookieConsent[^=;]*|cookieyes\-consent[^=;]*|cmplz_[^=;]*|euconsent[^=;]*|OptanonConsent|OptanonAlertBoxClosed|geo|geoip[^=;]*)$");
-    set req.http.Cookie = cookie.get_string();
-    if (req.http.Cookie == "") {
-      unset req.http.Cookie;
-    }
-  }
+  # Like the edge (docs/decisions/edge-cache-policy.md): ignored and unknown cookies neither
+  # bypass nor fragment the cache, and a cacheable fetch carries no Cookie at all, so a stored
+  # page never depends on one visitor's cookies (IGNORED_COOKIES matter to the edge's stats only).
+  unset req.http.Cookie;
 }

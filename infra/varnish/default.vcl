@@ -13,15 +13,14 @@ vcl 4.1;
 #   PURGE + xkey-softpurge: "k1 k2"                  -> xkey.softpurge (objects stale, kept for grace)
 #   Only from acl purgers AND with x-purge-secret equal to the instance's secret: 200, else 403.
 #
-# Freshness: beresp.ttl from the origin's Cache-Control max-age, else the site's htmlTtl (hint
-# x-farm-ttl set by the back router, default 300 s). grace = staleWhileRevalidate +
+# Freshness: the site's htmlTtl / shortTtl (hints x-farm-ttl / x-farm-short-ttl from the back
+# router), else the origin's Cache-Control max-age, else 300 s. grace = staleWhileRevalidate +
 # staleIfError: within SWR a stale object is served while one background fetch runs; beyond it
 # the request fetches synchronously and falls back to the stale object only when that fetch
 # fails (restart with x-farm-sie).
 
 import std;
 import xkey;
-import cookie;
 
 include "backends.vcl";
 include "purge-secret.vcl";
@@ -91,10 +90,6 @@ sub vcl_recv {
 sub vcl_hash {
   hash_data(req.url);
   hash_data(req.http.host);
-  # Cookies left after farm_rules_recv are neither bypass nor ignored: they fragment the key.
-  if (req.http.Cookie) {
-    hash_data(req.http.Cookie);
-  }
   return (lookup);
 }
 
@@ -155,10 +150,20 @@ sub vcl_backend_response {
     set beresp.ttl = 120s;
     return (deliver);
   }
-  if (beresp.status == 404 || beresp.status == 301 || beresp.status == 302) {
+  if (beresp.status != 200 && beresp.status != 203 && beresp.status != 301 && beresp.status != 404 && beresp.status != 410) {
+    # Same stored statuses as the edge; the rest (302, 403, ...) are passed through.
+    set beresp.uncacheable = true;
+    set beresp.ttl = 120s;
+    return (deliver);
+  }
+  # Freshness from the site policy (the back router's hints), like the edge; without hints
+  # (Varnish straight in front of an origin) the origin's max-age, else 300 s.
+  if (beresp.status == 301 || beresp.status == 404 || beresp.status == 410) {
     set beresp.ttl = std.duration(beresp.http.x-farm-short-ttl + "s", 60s);
-  } else if (beresp.http.Cache-Control !~ "(?i)(s-maxage|max-age)") {
+  } else if (beresp.http.x-farm-ttl) {
     set beresp.ttl = std.duration(beresp.http.x-farm-ttl + "s", 300s);
+  } else if (beresp.http.Cache-Control !~ "(?i)(s-maxage|max-age)") {
+    set beresp.ttl = 300s;
   }
   set beresp.grace = std.duration(beresp.http.x-farm-swr + "s", 60s) + std.duration(beresp.http.x-farm-sie + "s", 86400s);
   # keep is not limited by req.grace: a lookup with req.grace = 0s would otherwise discard the
