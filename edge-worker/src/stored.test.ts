@@ -37,6 +37,13 @@ describe('stored entries', () => {
     expect(toClient(stored, 'HIT', 'fresh', { head: true, now: 5 }).headers.get('cache-control')).toBeNull();
   });
 
+  it('never keeps edge metadata the origin sent', () => {
+    const res = new Response('x', { headers: { 'x-edge-tags': 'forged', 'x-edge-origin-cc': 'forged' } });
+    const stored = toStored(res, { ttl: 10, swr: 0, sie: 0 }, [], 5);
+    expect(readMeta(stored)?.tags).toEqual([]);
+    expect(stored.headers.get('x-edge-origin-cc')).toBe('-');
+  });
+
   it('ignores entries it did not write', () => {
     expect(readMeta(new Response('x'))).toBeUndefined();
   });

@@ -31,6 +31,8 @@ export function responseTags(headers: Headers): string[] {
 /** The response to `cache.put`: same body, metadata headers, Cache-Control covering the stale windows. */
 export function toStored(res: Response, l: Lifetimes, tags: string[], now: number): Response {
   const out = new Response(res.body, res);
+  // The metadata is the edge's own: never keep a value the origin happened to send.
+  for (const h of Object.values(H)) out.headers.delete(h);
   out.headers.set(H.stored, String(now));
   out.headers.set(H.ttl, String(l.ttl));
   out.headers.set(H.swr, String(l.swr));
