@@ -12,6 +12,8 @@ import { KEYS } from './queue.ts';
 export interface RestartWatch {
   /** Jobs accepted before this time (ms) need not be sent to the node; 0 = none. */
   cutoff(): number;
+  /** Probes now (the worker asks before retrying, so a restart is seen before a resend). */
+  refresh(): Promise<void>;
   stop(): void;
 }
 
@@ -37,7 +39,8 @@ export function watchRestarts(
   let cutoff = 0;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  const tick = async () => {
+  let inflight: Promise<void> | undefined;
+  const probeOnce = async () => {
     try {
       const identity = await probe();
       const raw = await redis.hgetall(KEYS.node(node));
@@ -55,11 +58,23 @@ export function watchRestarts(
     } catch (err) {
       onError(err as Error); // node down or Redis down: keep the last cutoff
     }
+  };
+  // One probe at a time; a refresh during a probe waits for it and probes again.
+  const probe1 = async () => {
+    while (inflight) await inflight;
+    inflight = probeOnce().finally(() => {
+      inflight = undefined;
+    });
+    await inflight;
+  };
+  const tick = async () => {
+    await probe1();
     if (!stopped) timer = setTimeout(tick, intervalMs);
   };
   void tick();
   return {
     cutoff: () => cutoff,
+    refresh: probe1,
     stop() {
       stopped = true;
       clearTimeout(timer);

@@ -177,6 +177,7 @@ export class NodeWorker {
           );
           await this.#pause(wait);
           ops = failed.map((r) => r.op);
+          await this.#d.watch?.refresh();
           const now = this.#d.watch?.cutoff() ?? 0;
           if (now !== cutoff) {
             // The node restarted while we retried: what it took before is gone with its cache, so
