@@ -24,6 +24,8 @@ export const DROP_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'x-edge-host',
   'x-forwarded-for',
   'x-request-id',
+  // Node's server already answered the client's 100-continue; undici refuses the header.
+  'expect',
 ]);
 
 /** Response headers never passed back (hop-by-hop; Node sets its own framing). */

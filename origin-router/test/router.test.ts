@@ -142,6 +142,17 @@ describe('headers toward the origin', () => {
     expect(r.status).toBe(302);
     expect(r.headers['set-cookie']).toMatch(/wordpress_logged_in_/);
   });
+
+  it('forwards a POST sent with Expect: 100-continue (curl does this above 1 KB)', async () => {
+    const body = 'log=admin&pwd=secret';
+    const raw = await rawRequest(
+      rig.front.port,
+      `POST /wp-login.php HTTP/1.1\r\nHost: x\r\nx-edge-auth: ${rig.keys[0]}\r\nx-edge-host: alpha.farm.test\r\n` +
+        `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n${body}`,
+    );
+    expect(raw.text).toMatch(/HTTP\/1\.1 302/);
+    expect(raw.text).toMatch(/wordpress_logged_in_/);
+  });
 });
 
 describe('back: maintenance and circuit breaker', () => {
