@@ -143,6 +143,14 @@ describe('headers toward the origin', () => {
     expect(r.headers['set-cookie']).toMatch(/wordpress_logged_in_/);
   });
 
+  it('answers HEAD with the GET headers and no body', async () => {
+    await get(`${rig.front.url}/head-me/`, edge('alpha.farm.test'));
+    const r = await get(`${rig.front.url}/head-me/`, edge('alpha.farm.test'), { method: 'HEAD' });
+    expect(r.status).toBe(200);
+    expect(Number(r.headers['content-length'])).toBeGreaterThan(1000);
+    expect(r.body).toBe('');
+  });
+
   it('forwards a POST sent with Expect: 100-continue (curl does this above 1 KB)', async () => {
     const body = 'log=admin&pwd=secret';
     const raw = await rawRequest(
