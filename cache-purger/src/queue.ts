@@ -250,7 +250,7 @@ export class Queue {
    * Trims a stream below the oldest entry any group still needs (its first pending entry, or the
    * entry after its cursor), so a node that is down keeps its backlog and nothing else piles up.
    */
-  async trim(stream: string): Promise<void> {
+  async trim(stream: string, approximate = true): Promise<void> {
     const groups = ((await this.redis.call('XINFO', 'GROUPS', stream)) as unknown[][]).map(pairsToObject);
     if (groups.length === 0) return;
     let min: string | undefined;
@@ -265,7 +265,8 @@ export class Queue {
       }
       if (!min || compareIds(need, min) < 0) min = need;
     }
-    if (min) await this.redis.call('XTRIM', stream, 'MINID', '~', min);
+    // `~` lets Redis drop whole internal nodes only: cheap, and it never trims past `min`.
+    if (min) await this.redis.call('XTRIM', stream, 'MINID', ...(approximate ? ['~'] : []), min);
   }
 }
 

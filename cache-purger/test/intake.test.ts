@@ -187,6 +187,22 @@ describe('POST /v1/purge', () => {
     expect((await app.inject({ url: '/v1/jobs/abc' })).statusCode).toBe(400);
   });
 
+  it('trimming keeps every entry some node still needs (pending or not yet read)', async () => {
+    const q = new Queue(redis, 2, 3600);
+    const stream = 'purge:test-trim';
+    await q.ensureGroup(stream, 'a');
+    await q.ensureGroup(stream, 'b');
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await redis.xadd(stream, '*', 'n', String(i))) as string);
+    const readA = await q.read(stream, 'a', 'c', 4, 0); // a holds 0..3 pending
+    await redis.xack(stream, 'a', readA[0]!.id, readA[1]!.id); // a still needs 2, 3 (and 4, 5)
+    const readB = await q.read(stream, 'b', 'c', 6, 0);
+    await redis.xack(stream, 'b', ...readB.map((e) => e.id)); // b is done with everything
+    await q.trim(stream, false);
+    const left = ((await redis.call('XRANGE', stream, '-', '+')) as [string, unknown][]).map((e) => e[0]);
+    expect(left).toEqual(ids.slice(2));
+  });
+
   it('Redis down → 503 QUEUE_UNAVAILABLE with Retry-After, never a 202', async () => {
     await redisPeer.stop();
     const res = await signed('gamma', { site: 'gamma', all: true });
