@@ -1,0 +1,121 @@
+/**
+ * The front's retry rule, in process (buildApp) with two plain HTTP upstreams standing in for
+ * cache nodes whose answers the test controls: a Varnish 503 cannot be produced on one real node
+ * on demand. Real varnishd failover is covered in faults.test.ts.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseRegistry } from '@wpfarm/common/registry/load';
+import pino from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type App, buildApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createTracing } from '../src/tracing.ts';
+import { get } from './harness.ts';
+
+const registry = parseRegistry(`
+version: 1
+sites:
+  - { id: alpha, host: alpha.farm.test, upstream: "http://127.0.0.1:1", webhookSecretRef: W }
+`);
+const key = 'k'.repeat(40);
+
+interface Node {
+  server: Server;
+  port: number;
+  seen: string[];
+  answer: { status: number; headers?: Record<string, string> };
+}
+
+async function node(): Promise<Node> {
+  const n: Node = { server: createServer(), port: 0, seen: [], answer: { status: 200 } };
+  n.server.on('request', (req, res) => {
+    const probe = req.url === '/probe'; // health probes always pass and are not counted
+    if (!probe) n.seen.push(`${req.method} ${req.url}`);
+    req.resume();
+    req.on('end', () => {
+      const body = `from ${n.port}`;
+      const answer = probe ? { status: 200 } : n.answer;
+      res.writeHead(answer.status, { 'content-length': body.length, ...answer.headers });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((r) => n.server.listen(0, '127.0.0.1', r));
+  n.port = (n.server.address() as AddressInfo).port;
+  return n;
+}
+
+let a: Node;
+let b: Node;
+let app: App;
+let url: string;
+let first: Node;
+let second: Node;
+const edge = { 'x-edge-auth': key, 'x-edge-host': 'alpha.farm.test' };
+
+beforeAll(async () => {
+  a = await node();
+  b = await node();
+  const config = loadConfig({
+    ROUTER_ROLE: 'front',
+    REGISTRY_FILE: 'unused.yaml',
+    VARNISH_NODES: `n1=127.0.0.1:${a.port},n2=127.0.0.1:${b.port}`,
+    EDGE_AUTH_KEYS: key,
+    PROBE_INTERVAL_MS: '600000',
+    PROBE_PATH: '/probe',
+  });
+  app = buildApp({ config, registry, logger: pino({ level: 'silent' }), tracing: createTracing(false) });
+  await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const order = app.nodes!.order('alpha.farm.test');
+  [first, second] = order[0] === 0 ? [a, b] : [b, a];
+});
+afterAll(async () => {
+  await app?.close();
+  for (const n of [a, b]) {
+    n?.server.closeAllConnections();
+    n?.server.close();
+  }
+});
+beforeEach(() => {
+  for (const n of [a, b]) {
+    n.seen = [];
+    n.answer = { status: 200 };
+  }
+});
+
+describe('front retry rule', () => {
+  it('retries a GET once on the next node in hash order when the first answers 503', async () => {
+    first.answer = { status: 503 };
+    const r = await get(`${url}/page/`, edge);
+    expect(r.status).toBe(200);
+    expect(r.body).toBe(`from ${second.port}`);
+    expect(first.seen).toEqual(['GET /page/']);
+    expect(second.seen).toEqual(['GET /page/']);
+    const m = await app.metrics.registry.getSingleMetricAsString('router_retries_total');
+    expect(m).toMatch(/reason="503"[^\n]* 1/);
+  });
+
+  it('passes the second 503 on rather than retrying again', async () => {
+    first.answer = { status: 503 };
+    second.answer = { status: 503 };
+    const r = await get(`${url}/both-down/`, edge);
+    expect(r.status).toBe(503);
+    expect(first.seen.length + second.seen.length).toBe(2);
+  });
+
+  it('does not retry the maintenance page', async () => {
+    first.answer = { status: 503, headers: { 'x-router-maintenance': '1', 'retry-after': '300' } };
+    const r = await get(`${url}/`, edge);
+    expect(r.status).toBe(503);
+    expect(r.headers['retry-after']).toBe('300');
+    expect(second.seen).toEqual([]);
+  });
+
+  it('does not retry a POST', async () => {
+    first.answer = { status: 503 };
+    const r = await get(`${url}/wp-comments-post.php`, edge, { method: 'POST', body: 'comment=hi' });
+    expect(r.status).toBe(503);
+    expect(second.seen).toEqual([]);
+  });
+});
