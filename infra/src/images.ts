@@ -24,7 +24,7 @@ export const IMAGES: Readonly<Record<string, ImageRecipe>> = Object.freeze({
   },
   'proxysql-health': {
     dockerfile: 'infra/docker/node-service.Dockerfile',
-    args: { WORKSPACE: 'proxysql-health', HEALTH_URL: 'http://127.0.0.1:9200/live' },
+    args: { WORKSPACE: 'proxysql-health', HEALTH_URL: 'http://127.0.0.1:9200/status' },
   },
   telemetry: {
     dockerfile: 'infra/docker/node-service.Dockerfile',
