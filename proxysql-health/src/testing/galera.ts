@@ -46,6 +46,8 @@ export interface GaleraOptions {
   clusterName?: string;
   /** Milliseconds to wait for the cluster to be Synced (default 120 s). */
   readyTimeoutMs?: number;
+  /** Password of the `health` user created on bootstrap (default HEALTH_USER.password). */
+  healthPassword?: string;
 }
 
 /** One node of the cluster, controllable by tests (kill, freeze, restart). */
@@ -186,6 +188,9 @@ export async function startGalera(opts: GaleraOptions): Promise<GaleraCluster> {
   const start = opts.start ?? startProcess;
   const clusterName = opts.clusterName ?? 'wpfarm';
   const readyTimeoutMs = opts.readyTimeoutMs ?? 120_000;
+  const healthPassword = opts.healthPassword ?? HEALTH_USER.password;
+  if (!/^[A-Za-z0-9_.-]{8,128}$/.test(healthPassword))
+    throw new Error('startGalera: healthPassword must be 8-128 characters of [A-Za-z0-9_.-]');
   const ports: GaleraPorts[] = [];
   for (let i = 0; i < n; i++) {
     ports.push(
@@ -261,10 +266,10 @@ export async function startGalera(opts: GaleraOptions): Promise<GaleraCluster> {
       await installDatadir(datadir);
       await launch(true);
       await node.query(
-        `CREATE USER IF NOT EXISTS '${HEALTH_USER.user}'@'127.0.0.1' IDENTIFIED BY '${HEALTH_USER.password}'`,
+        `CREATE USER IF NOT EXISTS '${HEALTH_USER.user}'@'127.0.0.1' IDENTIFIED BY '${healthPassword}'`,
       );
       await node.query(
-        `CREATE USER IF NOT EXISTS '${HEALTH_USER.user}'@'localhost' IDENTIFIED BY '${HEALTH_USER.password}'`,
+        `CREATE USER IF NOT EXISTS '${HEALTH_USER.user}'@'localhost' IDENTIFIED BY '${healthPassword}'`,
       );
     }
   }
