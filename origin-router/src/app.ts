@@ -7,30 +7,19 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Context, Span } from '@opentelemetry/api';
 import type { Registry } from '@wpfarm/common/registry/schema';
 import type { Logger } from 'pino';
 import { Agent } from 'undici';
-import { admit, type Breaker, newBreaker, record } from './circuit-breaker.ts';
+import { createBackRoute } from './back.ts';
 import type { Config } from './config.ts';
-import { clientAddress, clientAllowed, edgeVerified, forwardedFor } from './edge-auth.ts';
-import { RouterError, upstreamError } from './errors.ts';
-import { doorCheck, hasBody, limitBody, renderError } from './gate.ts';
-import { sendMaintenance } from './maintenance.ts';
+import { upstreamError } from './errors.ts';
+import { type Ctx, createAnswers } from './exchange.ts';
+import { createFrontRoute } from './front.ts';
+import { doorCheck } from './gate.ts';
 import { createMetrics, type RouterMetrics } from './metrics.ts';
 import { CacheNodes } from './nodes.ts';
-import { type AttemptResult, attempt, upstreamHeaders } from './proxy.ts';
 import { type RegistryHolder, reloadRegistry } from './registry-watch.ts';
-import {
-  findSite,
-  freshnessHints,
-  routingHost,
-  type SiteClass,
-  siteClass,
-  varnishHints,
-} from './site-lookup.ts';
 import { createTracing, type Tracing } from './tracing.ts';
 
 export interface AppDeps {
@@ -54,19 +43,6 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** Per-request state shared by the door, the route and the finish. */
-interface Ctx {
-  req: IncomingMessage;
-  res: ServerResponse;
-  requestId: string;
-  start: number;
-  siteClass: SiteClass;
-  span: Span | undefined;
-  traceCtx: Context | undefined;
-}
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
-
 /** Builds the router for `config.role`; call `server.listen` and `metricsServer.listen` after. */
 export function buildApp(deps: AppDeps): App {
   const { config, logger } = deps;
@@ -75,7 +51,7 @@ export function buildApp(deps: AppDeps): App {
   const metrics = createMetrics(role);
   const holder: RegistryHolder = { current: deps.registry };
   metrics.registrySites.set(deps.registry.sites.length);
-  let draining = false;
+  const state = { draining: false };
   const limits = config.limits;
 
   const nodes =
@@ -102,259 +78,13 @@ export function buildApp(deps: AppDeps): App {
           bodyTimeout: config.upstream.bodyTimeoutMs,
         })
       : undefined;
-  const breakers = new Map<string, Breaker>();
 
-  function finish(c: Ctx, status: number, err?: unknown): void {
-    metrics.inflight.value--;
-    metrics.request(c.siteClass, status);
-    if (c.span) tracing.end(c.span, status, err);
-    if (config.accessLog)
-      logger.info(
-        {
-          id: c.requestId,
-          method: c.req.method,
-          host: c.req.headers.host,
-          url: c.req.url,
-          status,
-          ms: Math.round((performance.now() - c.start) * 10) / 10,
-        },
-        'request',
-      );
-  }
-
-  function fail(c: Ctx, err: RouterError): void {
-    // An unread request body would desynchronise the connection: close it after the answer.
-    renderError(c.res, err, c.requestId, draining || hasBody(c.req));
-    if (err.status >= 500)
-      logger.warn({ id: c.requestId, code: err.code, err: err.cause ?? err.message }, err.message);
-    finish(c, err.status, err.status >= 500 ? err : undefined);
-  }
-
-  function ping(c: Ctx): void {
-    const body = draining ? 'draining\n' : 'ok\n';
-    c.res.writeHead(draining ? 503 : 200, {
-      'content-type': 'text/plain',
-      'content-length': body.length,
-      'cache-control': 'no-store',
-      ...(draining ? { connection: 'close' } : {}),
-    });
-    c.res.end(body);
-    c.siteClass = 'local';
-    finish(c, draining ? 503 : 200);
-  }
-
-  function requestBody(req: IncomingMessage) {
-    if (!hasBody(req)) return null;
-    return req.headers['content-length'] !== undefined
-      ? req
-      : Readable.from(limitBody(req, limits.maxBodyBytes));
-  }
-
-  function baseResponseHeaders(c: Ctx): string[] {
-    return draining ? ['x-request-id', c.requestId, 'connection', 'close'] : ['x-request-id', c.requestId];
-  }
-
-  /** Response headers of a front attempt: which cache node answered helps every debugging session. */
-  function nodeHeaders(c: Ctx, node: string): string[] {
-    const out = baseResponseHeaders(c);
-    out.push('x-router-node', node);
-    return out;
-  }
-
-  // ---- front: edge → site → rendezvous node → Varnish ------------------------------------
-  function front(c: Ctx): void {
-    const req = c.req;
-    const h = req.headers;
-    const edgeOk = edgeVerified(h['x-edge-auth'], config.front.edgeKeys);
-    const edgeHost = edgeOk ? h['x-edge-host'] : undefined;
-    const entry = findSite(
-      holder.current,
-      routingHost(h.host, typeof edgeHost === 'string' ? edgeHost : undefined, edgeOk),
-    );
-    if (entry === undefined && req.url === '/ping') {
-      ping(c);
-      return;
-    }
-    if (!edgeOk) {
-      fail(c, new RouterError('EDGE_AUTH_FAILED'));
-      return;
-    }
-    const remote = req.socket.remoteAddress ?? '';
-    const xff = typeof h['x-forwarded-for'] === 'string' ? h['x-forwarded-for'] : undefined;
-    if (
-      config.front.clientAllowlist &&
-      !clientAllowed(clientAddress(remote, xff, config.trustedHops), config.front.clientAllowlist)
-    ) {
-      fail(c, new RouterError('CLIENT_NOT_ALLOWED'));
-      return;
-    }
-    if (entry === undefined) {
-      fail(c, new RouterError('UNKNOWN_HOST'));
-      return;
-    }
-    const site = entry.site;
-    c.siteClass = siteClass(site);
-    const headers = upstreamHeaders(req.rawHeaders, h.connection, tracing.enabled);
-    headers.push(
-      'host',
-      site.host,
-      'x-forwarded-for',
-      forwardedFor(remote, xff, config.trustedHops),
-      'x-request-id',
-      c.requestId,
-    );
-    varnishHints(site, h.cookie, headers);
-    const body = requestBody(req);
-    const method = req.method ?? 'GET';
-    const retryable = body === null && IDEMPOTENT.has(method);
-    const n = nodes!;
-    const order = n.order(site.host);
-
-    const tryNode = (i: number, retriesLeft: number): void => {
-      const node = n.list[i]!;
-      n.begin(i);
-      const t0 = performance.now();
-      let sent = headers;
-      let span: Span | undefined;
-      if (c.traceCtx) {
-        sent = headers.slice();
-        span = tracing.client(
-          c.traceCtx,
-          `varnish ${node.cfg.id}`,
-          { 'server.address': node.origin, 'cache.node': node.cfg.id },
-          sent,
-        );
-      }
-      attempt({
-        dispatcher: node.pool,
-        method,
-        path: req.url ?? '/',
-        headers: sent,
-        body,
-        req,
-        res: c.res,
-        retryOn503: retryable && retriesLeft > 0,
-        responseHeaders: nodeHeaders(c, node.cfg.id),
-        done: (r: AttemptResult) => {
-          const connFailure = r.outcome === 'error' && r.status === 0;
-          n.end(i, !connFailure);
-          metrics.upstream(node.cfg.id, r.cache || 'none', (performance.now() - t0) / 1000);
-          if (span) {
-            span.setAttribute('cache.status', r.cache || 'none');
-            tracing.end(span, r.status, r.outcome === 'error' ? r.error : undefined);
-          }
-          const canRetry = retryable && retriesLeft > 0 && !c.res.destroyed;
-          if (r.outcome === 'retry' || (connFailure && canRetry)) {
-            const next = n.choose(order, i);
-            if (next !== -1 && next !== i && canRetry) {
-              metrics.retries.inc({ role, reason: r.outcome === 'retry' ? '503' : 'connect' });
-              tryNode(next, retriesLeft - 1);
-              return;
-            }
-            fail(c, new RouterError('NO_HEALTHY_NODE', { cause: r.error }));
-            return;
-          }
-          if (r.outcome === 'error' && !r.started) {
-            fail(c, upstreamError(r.error));
-            return;
-          }
-          finish(c, r.outcome === 'ok' ? r.status : 502, r.error);
-        },
-      });
-    };
-    const first = n.choose(order, -1);
-    if (first === -1) {
-      fail(c, new RouterError('NO_HEALTHY_NODE'));
-      return;
-    }
-    tryNode(first, 1);
-  }
-
-  // ---- back: site → maintenance / breaker → WordPress --------------------------------------
-  function back(c: Ctx): void {
-    const req = c.req;
-    const h = req.headers;
-    const entry = findSite(holder.current, h.host);
-    if (entry === undefined && req.url === '/ping') {
-      ping(c);
-      return;
-    }
-    if (entry === undefined) {
-      fail(c, new RouterError('UNKNOWN_HOST'));
-      return;
-    }
-    const site = entry.site;
-    c.siteClass = siteClass(site);
-    if (site.policy.maintenance) {
-      sendMaintenance(c.res, site, config.back.maintenanceRetryAfterS, c.requestId);
-      finish(c, 503);
-      return;
-    }
-    let breaker = breakers.get(site.upstream);
-    if (breaker === undefined) {
-      breaker = newBreaker();
-      breakers.set(site.upstream, breaker);
-    }
-    const admitted = admit(breaker, config.back.breaker, Date.now());
-    if (!admitted.ok) {
-      fail(c, new RouterError('CIRCUIT_OPEN', { retryAfter: admitted.retryAfterS, detail: site.id }));
-      return;
-    }
-    const remote = req.socket.remoteAddress ?? '';
-    const xff = typeof h['x-forwarded-for'] === 'string' ? h['x-forwarded-for'] : undefined;
-    const headers = upstreamHeaders(req.rawHeaders, h.connection, tracing.enabled);
-    headers.push(
-      'host',
-      site.host,
-      'x-forwarded-for',
-      forwardedFor(remote, xff, config.trustedHops),
-      'x-request-id',
-      c.requestId,
-    );
-    const t0 = performance.now();
-    let sent = headers;
-    let span: Span | undefined;
-    if (c.traceCtx) {
-      sent = headers.slice();
-      span = tracing.client(
-        c.traceCtx,
-        `wordpress ${site.id}`,
-        { 'server.address': site.upstream, 'site.id': site.id },
-        sent,
-      );
-    }
-    const responseHeaders = baseResponseHeaders(c);
-    responseHeaders.push(...freshnessHints(site));
-    const b = breaker;
-    attempt({
-      dispatcher: agent!,
-      origin: site.upstream,
-      method: req.method ?? 'GET',
-      path: req.url ?? '/',
-      headers: sent,
-      body: requestBody(req),
-      req,
-      res: c.res,
-      retryOn503: false,
-      responseHeaders,
-      done: (r) => {
-        metrics.upstream('wordpress', 'none', (performance.now() - t0) / 1000);
-        const healthy = r.outcome === 'ok' ? r.status < 502 || r.status > 504 : r.started;
-        if (record(b, config.back.breaker, healthy, Date.now())) {
-          metrics.circuitOpened.inc({ role });
-          logger.warn({ site: site.id, upstream: site.upstream }, 'circuit opened');
-        }
-        if (span) tracing.end(span, r.status, r.outcome === 'error' ? r.error : undefined);
-        if (r.outcome === 'error' && !r.started) {
-          fail(c, upstreamError(r.error));
-          return;
-        }
-        finish(c, r.outcome === 'ok' ? r.status : 502, r.error);
-      },
-    });
-  }
-
-  const route = role === 'front' ? front : back;
+  const answers = createAnswers({ config, logger, metrics, tracing, state });
+  const { fail } = answers;
+  const route =
+    role === 'front'
+      ? createFrontRoute({ config, holder, nodes: nodes!, metrics, tracing, answers })
+      : createBackRoute({ config, holder, agent: agent!, metrics, tracing, logger, answers });
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const rid = req.headers['x-request-id'];
@@ -457,8 +187,8 @@ export function buildApp(deps: AppDeps): App {
   }
 
   async function drain(): Promise<void> {
-    if (draining) return;
-    draining = true;
+    if (state.draining) return;
+    state.draining = true;
     logger.info({ delayMs: config.drain.delayMs }, 'draining: /ping answers 503');
     await sleep(config.drain.delayMs);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
