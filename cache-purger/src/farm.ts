@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FarmComponent, FarmPortName } from '@wpfarm/common/farm-contract';
+import { redisArgs } from '@wpfarm/common/peers/redis';
 
 const CF_TOKEN = randomBytes(18).toString('base64url');
 
@@ -25,24 +26,7 @@ export const farm: FarmComponent[] = [
       await ctx.start({
         name: 'purger-redis',
         command: 'redis-server',
-        args: [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--dir',
-          dir,
-          '--save',
-          '',
-          '--appendonly',
-          'yes',
-          '--appendfsync',
-          'everysec',
-          '--protected-mode',
-          'yes',
-          '--daemonize',
-          'no',
-        ],
+        args: redisArgs(port, dir),
         logFile: 'purger-redis.log',
         ready: { tcp: port },
       });

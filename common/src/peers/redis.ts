@@ -18,29 +18,26 @@ export interface RedisInstance {
   stop(): Promise<void>;
 }
 
+/** redis-server's arguments for a loopback instance with its data in `dir` (AOF, fsync every second). */
+export function redisArgs(port: number, dir: string, appendonly = true): string[] {
+  return [
+    ['--port', String(port)],
+    ['--bind', '127.0.0.1'],
+    ['--dir', dir],
+    ['--save', ''],
+    ['--appendonly', appendonly ? 'yes' : 'no'],
+    ['--appendfsync', 'everysec'],
+    ['--protected-mode', 'yes'],
+    ['--daemonize', 'no'],
+  ].flat();
+}
+
 /** Starts a real redis-server on loopback, data in `dir`. */
 export async function startRedis(opts: RedisOptions): Promise<RedisInstance> {
   const name = opts.name ?? 'redis';
   const port = opts.port ?? (await freePort());
   mkdirSync(opts.dir, { recursive: true });
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    opts.dir,
-    '--save',
-    '',
-    '--appendonly',
-    opts.appendonly === false ? 'no' : 'yes',
-    '--appendfsync',
-    'everysec',
-    '--protected-mode',
-    'yes',
-    '--daemonize',
-    'no',
-  ];
+  const args = redisArgs(port, opts.dir, opts.appendonly !== false);
   const proc = await startProcess({
     name,
     command: 'redis-server',
