@@ -140,7 +140,7 @@ const bench: Benchmark = {
           ours_questions_1000_vs_10: { max: 1.5 },
         },
         notes: [
-          `${CONNECTIONS} keep-alive connections; the connect-per-probe checker opens one MariaDB connection and sends 2 statements per probe (clustercheck pattern, without its fork of a shell and a mysql client)`,
+          `${CONNECTIONS} keep-alive connections; the connect-per-probe checker opens one MariaDB connection and sends 2 statements (+ COM_QUIT) per probe (clustercheck pattern, without its fork of a shell and a mysql client)`,
           'ours polls once a second (HEALTH_INTERVAL_MS=1000) with one statement; Questions counts every statement a client sends',
         ],
       };
