@@ -93,7 +93,7 @@ export async function waitStatus(
 ): Promise<Probe> {
   let last: Probe | undefined;
   await waitFor(
-    `${c.url}${path} → ${status} (last: ${JSON.stringify(last)})`,
+    `${c.url}${path} → ${status}`,
     async () => {
       last = await probe(c, path);
       return last.status === status;

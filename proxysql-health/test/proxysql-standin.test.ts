@@ -20,6 +20,7 @@ import {
   type GaleraCluster,
   HEALTH_USER,
   type PlainMariadb,
+  rootConnection,
   startGalera,
   startPlainMariadb,
 } from '../src/testing/galera.ts';
@@ -124,6 +125,23 @@ describe('ProxySQL verdicts (against proxysql-admin-standin)', () => {
     const log = readFileSync(logFile, 'utf8');
     expect(log).toContain('proxysql-health listening');
     expect(log).not.toContain(HEALTH_USER.password);
+  });
+
+  it('a saturated server (Threads_connected at max_connections) → 503, back to 200 when it eases', async () => {
+    const n = galera.nodes[0];
+    if (!n) throw new Error('no node');
+    await n.query('SET GLOBAL max_connections = 10'); // MariaDB's minimum
+    const held: Awaited<ReturnType<typeof rootConnection>>[] = [];
+    try {
+      // The checker holds one connection; nine more reach 10 of 10.
+      for (let i = 0; i < 9; i++) held.push(await rootConnection(n.socket));
+      const p = await waitStatus(c, 503);
+      expect(p.body.reasons).toEqual(['connections_saturated']);
+    } finally {
+      for (const h of held) h.destroy();
+      await n.query('SET GLOBAL max_connections = 200');
+    }
+    await waitStatus(c, 200);
   });
 
   it('ProxySQL admin unreachable → 503 (fail closed)', async () => {
