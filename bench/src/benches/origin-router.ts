@@ -212,18 +212,38 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
       await probe.arrayBuffer();
       const nodeId = probe.headers.get('x-router-node') ?? 'varnish-1';
       const floorPort = varnish[Number(nodeId.replace(/\D/g, '')) - 1]?.port ?? varnish[0]!.port;
-      ctx.log(`varnish direct (${nodeId}) ...`);
-      const floor = await load(floorPort);
-      check('varnish', floor);
-      ctx.log('origin-router front ...');
-      const { result: r, rss } = await peakRss(router.pid, load(routerPort));
-      check('router', r);
-      ctx.log('haproxy ...');
-      const h = await load(haproxyPort);
-      check('haproxy', h);
-      ctx.log('nginx ...');
-      const n = await load(nginx.port);
-      check('nginx', n);
+      // Rounds, rotating the order, best run per target: the machine is shared, and interference
+      // only ever slows a run down, so the best of a few is the least disturbed figure.
+      const rounds = ctx.quick ? 2 : 3;
+      const targetsInOrder: [string, number][] = [
+        ['varnish', floorPort],
+        ['router', routerPort],
+        ['haproxy', haproxyPort],
+        ['nginx', nginx.port],
+      ];
+      const best = new Map<string, LoadFigures>();
+      let rss = 0;
+      for (let round = 0; round < rounds; round++) {
+        for (let k = 0; k < targetsInOrder.length; k++) {
+          const [name, port] = targetsInOrder[(k + round) % targetsInOrder.length]!;
+          ctx.log(
+            `round ${round + 1}/${rounds}: ${name === 'varnish' ? `varnish direct (${nodeId})` : name} ...`,
+          );
+          let f: LoadFigures;
+          if (name === 'router') {
+            const m = await peakRss(router.pid, load(port));
+            rss = Math.max(rss, m.rss);
+            f = m.result;
+          } else f = await load(port);
+          check(name, f);
+          const prev = best.get(name);
+          if (!prev || f.rps > prev.rps) best.set(name, f);
+        }
+      }
+      const floor = best.get('varnish')!;
+      const r = best.get('router')!;
+      const h = best.get('haproxy')!;
+      const n = best.get('nginx')!;
 
       return {
         figures: {
@@ -254,7 +274,7 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
           pinned
             ? `Each proxy pinned to CPU ${cpu} (taskset); varnishd and autocannon unpinned.`
             : 'Proxies NOT pinned (taskset unavailable): they compete for every core.',
-          'The load generator shares the 2 cores with the system under test: compare ratios within one run only.',
+          `Best of ${ctx.quick ? 2 : 3} rounds per target, order rotated each round; the load generator shares the cores with the systems under test: compare ratios within one run only.`,
         ],
       };
     } finally {
