@@ -8,6 +8,11 @@ import type { FarmComponent } from '@wpfarm/common/farm-contract';
  */
 const SERVER = 'origin-router/src/server.ts';
 
+/** Appends the router's V8 setting to whatever NODE_OPTIONS the farm passes (e.g. the telemetry --import). */
+function nodeOptions(env: NodeJS.ProcessEnv): string {
+  return `${env.NODE_OPTIONS ?? ''} --max-semi-space-size=4`.trim();
+}
+
 export const farm: FarmComponent[] = [
   {
     name: 'origin-router-back',
@@ -28,6 +33,7 @@ export const farm: FarmComponent[] = [
           REGISTRY_FILE: ctx.registryFile,
           TRUSTED_HOPS: '127.0.0.1/32,::1',
           DRAIN_DELAY_MS: '500',
+          NODE_OPTIONS: nodeOptions(ctx.env()),
         }),
         logFile: 'origin-router-back.log',
         ready: { http: `http://127.0.0.1:${port}/ping`, status: 200 },
@@ -65,6 +71,7 @@ export const farm: FarmComponent[] = [
           VARNISH_NODES: nodes,
           TRUSTED_HOPS: '127.0.0.1/32,::1',
           DRAIN_DELAY_MS: '500',
+          NODE_OPTIONS: nodeOptions(ctx.env()),
           // EDGE_AUTH_KEYS comes from ctx.env (the farm's generated secrets).
         }),
         logFile: 'origin-router-front.log',
