@@ -50,8 +50,8 @@ function namedIn(...workspaces: string[]): Set<string> {
   return out;
 }
 
-/** Read by the OpenTelemetry SDK itself (telemetry's --import), not by the service's config. */
-const SDK_VARS = /^OTEL_/;
+/** Read by the OpenTelemetry SDK (telemetry's --import) or by Node itself, not by the service's config. */
+const SDK_VARS = /^(OTEL_|NODE_OPTIONS$)/;
 
 describe('origin-router', () => {
   it.each([
