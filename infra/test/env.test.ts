@@ -99,6 +99,16 @@ describe('cache-purger', () => {
     expect(config.cloudflare?.plan).toBe('pro');
     expect(config.edge?.url).toBe('https://purge.farm.example');
     expect(config.shutdownGraceMs).toBeLessThan(20_000);
+    // restart detection through each node's admin CLI, with the secret varnishd gets as -S
+    expect(config.nodes.map((n) => n.admin && `${n.admin.host}:${n.admin.port}`)).toEqual([
+      'varnish-1:6082',
+      'varnish-2:6082',
+      'varnish-3:6082',
+    ]);
+    expect(config.varnishAdminSecretFile).toBe('/run/secrets/varnish_admin_secret');
+    const varnish = cache['varnish-1'] as Service & { command: string[] };
+    expect(varnish.command[varnish.command.indexOf('-S') + 1]).toBe(config.varnishAdminSecretFile);
+    expect(config.consumer).toBe('purger-{{.Task.Slot}}'); // Swarm renders it per task
   });
 
   it('the varnish node names match the cache stack services', () => {
