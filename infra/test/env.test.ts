@@ -152,20 +152,20 @@ describe('proxysql-health', () => {
         user: 'monitor',
         password: 's'.repeat(40),
       });
-      expect(config.proxysql).toMatchObject({ host: `proxysql-${n}`, port: 6032, user: 'farmadmin' });
+      expect(config.proxysql).toMatchObject({ host: `proxysql-${n}`, port: 6032, user: 'farmstats' });
       expect(config.drainToken).toBe('s'.repeat(40));
       expect(config.port).toBe(9200);
       expect(read.sort()).toEqual([
         '/run/secrets/health_drain_token',
-        '/run/secrets/proxysql_admin',
         '/run/secrets/proxysql_monitor',
+        '/run/secrets/proxysql_stats',
       ]);
     },
   );
 
-  it('the ProxySQL admin user the checker logs in with is the one proxysql.cnf defines', () => {
+  it('the checker logs in to ProxySQL as the read-only stats user proxysql.cnf defines', () => {
     const cnf = readFileSync(join(STACKS, '../proxysql/proxysql.cnf.tmpl'), 'utf8');
-    expect(cnf).toContain(`admin_credentials="${db['proxysql-health-1']!.environment?.PROXYSQL_ADMIN_USER}:`);
+    expect(cnf).toContain(`stats_credentials="${db['proxysql-health-1']!.environment?.PROXYSQL_ADMIN_USER}:`);
     expect(cnf).toContain(`monitor_username="${db['proxysql-health-1']!.environment?.MYSQL_USER}"`);
   });
 
