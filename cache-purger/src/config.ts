@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { ConfigError, type Env, envReader } from '@wpfarm/common/config/env';
 
 /**
  * The purger's configuration, read once from the environment by server.ts. Every problem names
@@ -54,60 +55,17 @@ export interface Config {
   logLevel: string;
 }
 
-/** Thrown with every problem found, each naming its variable. */
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID';
-  readonly problems: string[];
-  constructor(problems: string[]) {
-    super(`invalid cache-purger configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
-
-type Env = Record<string, string | undefined>;
+export { ConfigError };
 
 /**
  * Validates the environment into a Config.
  * @throws ConfigError listing every problem, each naming its variable.
  */
 export function loadConfig(env: Env): Config {
+  const r = envReader(env);
+  // Problems found by the list parsers below join the reader's own at r.done().
   const problems: string[] = [];
-  const str = (name: string, def?: string): string => {
-    const v = env[name]?.trim();
-    if (v) return v;
-    if (def === undefined) problems.push(`${name} is required`);
-    return def ?? '';
-  };
-  const int = (name: string, def: number, min: number, max: number): number => {
-    const raw = env[name]?.trim();
-    if (!raw) return def;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${name} must be a whole number between ${min} and ${max} (got "${raw}")`);
-      return def;
-    }
-    return n;
-  };
-  const bool = (name: string, def: boolean): boolean => {
-    const raw = env[name]?.trim().toLowerCase();
-    if (!raw) return def;
-    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
-    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-    problems.push(`${name} must be true or false (got "${raw}")`);
-    return def;
-  };
-  const url = (name: string, value: string): string => {
-    try {
-      const u = new URL(value);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
-      return u.toString().replace(/\/$/, '');
-    } catch {
-      problems.push(`${name} must be an http(s) URL (got "${value}")`);
-      return value;
-    }
-  };
-
+  const { str, int, bool } = r;
   const redisUrl = str('REDIS_URL');
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl))
     problems.push('REDIS_URL must start with redis:// or rediss://');
@@ -118,7 +76,7 @@ export function loadConfig(env: Env): Config {
   let edge: Config['edge'];
   if (edgeUrl) {
     const token = str('EDGE_PURGE_TOKEN');
-    edge = { url: url('EDGE_URL', edgeUrl), token };
+    edge = { url: r.url('EDGE_URL'), token };
   }
 
   let cloudflare: CloudflareConfig | undefined;
@@ -135,10 +93,7 @@ export function loadConfig(env: Env): Config {
       else zones[site] = zone;
     }
     cloudflare = {
-      apiUrl: url(
-        'CLOUDFLARE_API_URL',
-        env.CLOUDFLARE_API_URL?.trim() || 'https://api.cloudflare.com/client/v4',
-      ),
+      apiUrl: r.url('CLOUDFLARE_API_URL', 'https://api.cloudflare.com/client/v4'),
       token: cfToken,
       plan,
       zones,
@@ -178,7 +133,8 @@ export function loadConfig(env: Env): Config {
     );
   if (nodes.some((n) => n.admin && !n.admin.secretFile) && !config.varnishAdminSecretFile)
     problems.push('VARNISH_ADMIN_SECRET_FILE is required when a VARNISH_ADMIN entry has no @secret-file');
-  if (problems.length) throw new ConfigError(problems);
+  for (const p of problems) r.problem(p);
+  r.done();
   return config;
 }
 

@@ -24,7 +24,7 @@ describe('config', () => {
     [{ VARNISH_NODES: '' }, /VARNISH_NODES is required/],
     [{ VARNISH_NODES: 'v1=host' }, /VARNISH_NODES: "v1=host"/],
     [{ EDGE_AUTH_KEYS: 'short' }, /EDGE_AUTH_KEYS: key #1 is shorter/],
-    [{ PORT: 'abc' }, /PORT: "abc"/],
+    [{ PORT: 'abc' }, /PORT must be a whole number between 0 and 65535 \(got "abc"\)/],
     [{ ACCESS_LOG: 'maybe' }, /ACCESS_LOG/],
     [{ TRUSTED_HOPS: '10.0.0.0/99' }, /TRUSTED_HOPS/],
   ])('refuses %j naming the variable', (over, msg) => {

@@ -2,7 +2,9 @@
  * The router's configuration: read from an environment-like record once, validated, with
  * messages naming the variable. server.ts is the only caller with the real process.env.
  */
+
 import type { BlockList } from 'node:net';
+import { type Env, envReader } from '@wpfarm/common/config/env';
 import { parseEdgeKeys } from '@wpfarm/common/contracts/edge-auth';
 import { parseCidrs } from './edge-auth.ts';
 
@@ -57,34 +59,6 @@ export interface Config {
   };
 }
 
-type Env = Record<string, string | undefined>;
-
-function int(env: Env, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new Error(`${name}: "${raw}" must be a whole number between ${min} and ${max}`);
-  return n;
-}
-
-function num(env: Env, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max)
-    throw new Error(`${name}: "${raw}" must be a number between ${min} and ${max}`);
-  return n;
-}
-
-function bool(env: Env, name: string, def: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  if (/^(1|true|yes|on)$/i.test(raw)) return true;
-  if (/^(0|false|no|off)$/i.test(raw)) return false;
-  throw new Error(`${name}: "${raw}" must be true or false`);
-}
-
 /**
  * Parses `VARNISH_NODES`: `id=host:port[*weight]`, comma-separated.
  * @example parseNodes('varnish-1=127.0.0.1:6081,varnish-2=127.0.0.1:6082*2')
@@ -124,33 +98,34 @@ export function loadConfig(env: Env): Config {
   const registryFile = env.REGISTRY_FILE;
   if (!registryFile) throw new Error('REGISTRY_FILE is required: the site registry (YAML or JSON)');
   const front = role === 'front';
-  return {
+  const r = envReader(env);
+  const config: Config = {
     role,
     host: env.HOST || '0.0.0.0',
-    port: int(env, 'PORT', 8080, 0, 65535),
+    port: r.int('PORT', 8080, 0, 65535),
     metricsHost: env.METRICS_HOST || '0.0.0.0',
-    metricsPort: int(env, 'METRICS_PORT', 9464, 0, 65535),
+    metricsPort: r.int('METRICS_PORT', 9464, 0, 65535),
     registryFile,
-    registryDebounceMs: int(env, 'REGISTRY_DEBOUNCE_MS', 200, 0, 60_000),
+    registryDebounceMs: r.int('REGISTRY_DEBOUNCE_MS', 200, 0, 60_000),
     logLevel: env.LOG_LEVEL || 'info',
-    accessLog: bool(env, 'ACCESS_LOG', false),
+    accessLog: r.bool('ACCESS_LOG', false),
     limits: {
-      maxHeaderBytes: int(env, 'MAX_HEADER_BYTES', 16_384, 1024, 1_048_576),
-      maxUrlBytes: int(env, 'MAX_URL_BYTES', 8192, 256, 65_536),
-      maxBodyBytes: int(env, 'MAX_BODY_BYTES', 64 * 1024 * 1024, 0, 2 ** 40),
-      headersTimeoutMs: int(env, 'HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
-      requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 120_000, 0, 3_600_000),
-      keepAliveTimeoutMs: int(env, 'KEEPALIVE_TIMEOUT_MS', 65_000, 100, 3_600_000),
+      maxHeaderBytes: r.int('MAX_HEADER_BYTES', 16_384, 1024, 1_048_576),
+      maxUrlBytes: r.int('MAX_URL_BYTES', 8192, 256, 65_536),
+      maxBodyBytes: r.int('MAX_BODY_BYTES', 64 * 1024 * 1024, 0, 2 ** 40),
+      headersTimeoutMs: r.int('HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+      requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 120_000, 0, 3_600_000),
+      keepAliveTimeoutMs: r.int('KEEPALIVE_TIMEOUT_MS', 65_000, 100, 3_600_000),
     },
     drain: {
-      delayMs: int(env, 'DRAIN_DELAY_MS', 10_000, 0, 600_000),
-      timeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 30_000, 0, 600_000),
+      delayMs: r.int('DRAIN_DELAY_MS', 10_000, 0, 600_000),
+      timeoutMs: r.int('DRAIN_TIMEOUT_MS', 30_000, 0, 600_000),
     },
     upstream: {
-      connectTimeoutMs: int(env, 'UPSTREAM_CONNECT_TIMEOUT_MS', front ? 1000 : 3000, 10, 600_000),
-      headersTimeoutMs: int(env, 'UPSTREAM_HEADERS_TIMEOUT_MS', 60_000, 10, 3_600_000),
-      bodyTimeoutMs: int(env, 'UPSTREAM_BODY_TIMEOUT_MS', 60_000, 10, 3_600_000),
-      connections: int(env, 'UPSTREAM_CONNECTIONS', 256, 1, 65_536),
+      connectTimeoutMs: r.int('UPSTREAM_CONNECT_TIMEOUT_MS', front ? 1000 : 3000, 10, 600_000),
+      headersTimeoutMs: r.int('UPSTREAM_HEADERS_TIMEOUT_MS', 60_000, 10, 3_600_000),
+      bodyTimeoutMs: r.int('UPSTREAM_BODY_TIMEOUT_MS', 60_000, 10, 3_600_000),
+      connections: r.int('UPSTREAM_CONNECTIONS', 256, 1, 65_536),
     },
     trustedHops: parseCidrs(env.TRUSTED_HOPS, 'TRUSTED_HOPS'),
     front: {
@@ -158,24 +133,26 @@ export function loadConfig(env: Env): Config {
       edgeKeys: front ? parseEdgeKeys(env.EDGE_AUTH_KEYS) : [],
       clientAllowlist: parseCidrs(env.CLIENT_ALLOWLIST, 'CLIENT_ALLOWLIST'),
       probe: {
-        intervalMs: int(env, 'PROBE_INTERVAL_MS', 2000, 50, 600_000),
-        timeoutMs: int(env, 'PROBE_TIMEOUT_MS', 1000, 10, 600_000),
+        intervalMs: r.int('PROBE_INTERVAL_MS', 2000, 50, 600_000),
+        timeoutMs: r.int('PROBE_TIMEOUT_MS', 1000, 10, 600_000),
         path: env.PROBE_PATH || '/.varnish-health',
-        fall: int(env, 'PROBE_FALL', 2, 1, 100),
-        rise: int(env, 'PROBE_RISE', 2, 1, 100),
+        fall: r.int('PROBE_FALL', 2, 1, 100),
+        rise: r.int('PROBE_RISE', 2, 1, 100),
       },
       eject: {
-        after: int(env, 'EJECT_AFTER_FAILURES', 3, 1, 1000),
-        ms: int(env, 'EJECT_MS', 10_000, 10, 3_600_000),
+        after: r.int('EJECT_AFTER_FAILURES', 3, 1, 1000),
+        ms: r.int('EJECT_MS', 10_000, 10, 3_600_000),
       },
-      boundedLoadFactor: num(env, 'BOUNDED_LOAD_FACTOR', 0, 0, 100),
+      boundedLoadFactor: r.num('BOUNDED_LOAD_FACTOR', 0, 0, 100),
     },
     back: {
       breaker: {
-        failures: int(env, 'BREAKER_FAILURES', 5, 1, 1000),
-        openMs: int(env, 'BREAKER_OPEN_MS', 10_000, 10, 3_600_000),
+        failures: r.int('BREAKER_FAILURES', 5, 1, 1000),
+        openMs: r.int('BREAKER_OPEN_MS', 10_000, 10, 3_600_000),
       },
-      maintenanceRetryAfterS: int(env, 'MAINTENANCE_RETRY_AFTER_S', 300, 1, 86_400),
+      maintenanceRetryAfterS: r.int('MAINTENANCE_RETRY_AFTER_S', 300, 1, 86_400),
     },
   };
+  r.done();
+  return config;
 }

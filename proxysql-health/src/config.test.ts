@@ -45,7 +45,7 @@ describe('loadConfig', () => {
     ],
     [{ PORT: '70000' }, /PORT/],
     [{ MYSQL_PASSWORD: 'a', MYSQL_PASSWORD_FILE: '/run/secrets/db' }, /both set/],
-    [{ MYSQL_PASSWORD_FILE: '/missing' }, /MYSQL_PASSWORD_FILE: cannot read "\/missing": ENOENT/],
+    [{ MYSQL_PASSWORD_FILE: '/missing' }, /MYSQL_PASSWORD_FILE: cannot read "\/missing" \(ENOENT\)/],
     [{ HEALTH_DRAIN_TOKEN: 'short' }, /HEALTH_DRAIN_TOKEN/],
     [{ HEALTH_TIMEOUT_FALL: '0' }, /HEALTH_TIMEOUT_FALL/],
     [{ HEALTH_CONNECTIONS_DEGRADED: '0.99' }, /HEALTH_CONNECTIONS_DEGRADED/],
