@@ -173,7 +173,7 @@ describe('proxysql-health', () => {
     const known = namedIn('proxysql-health');
     // Connection settings are read as `${prefix}_HOST` etc. for each `target(env, 'PREFIX', ...)`.
     const src = readFileSync(join(ROOT, 'proxysql-health/src/config.ts'), 'utf8');
-    for (const [, prefix] of src.matchAll(/target\(env, '([A-Z_]+)'/g))
+    for (const [, prefix] of src.matchAll(/target\(\w+, '([A-Z_]+)'/g))
       for (const suffix of ['HOST', 'PORT', 'SOCKET', 'USER', 'PASSWORD']) known.add(`${prefix}_${suffix}`);
     for (const key of Object.keys(envOf(db['proxysql-health-1']!)))
       if (!SDK_VARS.test(key)) expect(known.has(key.replace(/_FILE$/, '')), key).toBe(true);
