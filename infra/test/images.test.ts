@@ -77,19 +77,27 @@ describe('node-service.Dockerfile', () => {
     ]);
   });
 
-  it.each(Object.entries(IMAGES).filter(([, r]) => r.dockerfile === NODE))(
-    '%s: every COPY source exists and the entrypoint files are there',
-    (_name, recipe) => {
-      const ws = recipe.args!.WORKSPACE!;
-      for (const i of s.flat().filter((i) => i.op === 'COPY' && !i.args.includes('--from'))) {
-        const parts = i.args.split(/\s+/).filter((p) => !p.startsWith('--'));
-        for (const src of parts.slice(0, -1))
-          expect(existsSync(join(ROOT, src.replace(/\$\{WORKSPACE\}/g, ws))), src).toBe(true);
-      }
-      expect(existsSync(join(ROOT, ws, 'src/server.ts')), `${ws}/src/server.ts`).toBe(true);
-      expect(existsSync(join(ROOT, 'telemetry/src/register.ts')), 'telemetry/src/register.ts').toBe(true);
-    },
+  // Every service image also copies telemetry/ (the --import preload): checked once, below.
+  const serviceImages = Object.entries(IMAGES).filter(
+    ([, r]) => r.dockerfile === NODE && r.args?.WORKSPACE !== 'telemetry',
   );
+  it.each(serviceImages)('%s: every COPY source of its own exists, and its server.ts', (_name, recipe) => {
+    const ws = recipe.args!.WORKSPACE!;
+    for (const i of s.flat().filter((i) => i.op === 'COPY' && !i.args.includes('--from'))) {
+      const parts = i.args.split(/\s+/).filter((p) => !p.startsWith('--'));
+      for (const src of parts.slice(0, -1).filter((p) => !p.startsWith('telemetry/')))
+        expect(existsSync(join(ROOT, src.replace(/\$\{WORKSPACE\}/g, ws))), src).toBe(true);
+    }
+    expect(existsSync(join(ROOT, ws, 'src/server.ts')), `${ws}/src/server.ts`).toBe(true);
+  });
+
+  it('telemetry: the preload every image starts with (telemetry/src/register.ts) and the bridge server exist', () => {
+    expect(existsSync(join(ROOT, 'telemetry/src')), 'telemetry/src (the telemetry component)').toBe(true);
+    expect(existsSync(join(ROOT, 'telemetry/src/register.ts')), 'telemetry/src/register.ts').toBe(true);
+    expect(existsSync(join(ROOT, 'telemetry/src/server.ts')), 'telemetry/src/server.ts (the bridge)').toBe(
+      true,
+    );
+  });
 });
 
 describe('varnish and wordpress Dockerfiles', () => {

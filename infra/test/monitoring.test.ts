@@ -111,8 +111,8 @@ function exportedMetrics(): Set<string> {
 }
 
 /** Our services' metric names a PromQL text uses (prefixes of the farm's own metrics only). */
-function queried(expr: string): string[] {
-  return [...expr.matchAll(/\b((?:router|purger|health|bridge)_[a-z0-9_]+)/g)].map((m) =>
+function queried(expr: string, prefixes = 'router|purger|health'): string[] {
+  return [...expr.matchAll(new RegExp(`\\b((?:${prefixes})_[a-z0-9_]+)`, 'g'))].map((m) =>
     m[1]!.replace(/_(bucket|sum|count)$/, ''),
   );
 }
@@ -143,5 +143,15 @@ describe('rules and dashboards query metrics the services export', () => {
     const used = [...rules.matchAll(/expr: (.*(?:\n\s{10,}.*)*)/g)].flatMap((m) => queried(m[1]!));
     expect(used.length).toBeGreaterThan(5);
     for (const m of used) expect(known(m) || m.startsWith('router:'), m).toBe(true);
+  });
+
+  it('the telemetry bridge exports the metrics its alert and dashboard query', () => {
+    const texts = [
+      readFileSync(join(PROM, 'rules/farm.yml'), 'utf8'),
+      readFileSync(join(DASHBOARDS, 'telemetry-bridge.json'), 'utf8'),
+    ];
+    const used = [...new Set(texts.flatMap((t) => queried(t, 'bridge')))];
+    expect(used.length).toBeGreaterThan(0);
+    for (const m of used) expect(exported.has(m), `${m} (telemetry/src)`).toBe(true);
   });
 });
