@@ -136,12 +136,12 @@ export class EdgeDelivery {
         });
         const text = await res.text();
         metrics.edge.inc({ target: 'edge-worker', result: res.ok ? 'ok' : 'failed' });
-        if (res.status === 400) {
+        if (edgeRefusalIsPermanent(res.status)) {
           // The edge refuses the request itself: no retry can succeed, and retrying would stall
           // every later edge purge. Logged and counted; the edge entries expire by their TTL.
           logger.error(
-            { site: body.site, answer: text.slice(0, 300) },
-            'edge refused a purge (400); not retried',
+            { site: body.site, status: res.status, answer: text.slice(0, 300) },
+            'edge refused a purge; not retried',
           );
         } else if (!res.ok) {
           logger.warn({ site: body.site, status: res.status }, 'edge purge failed; retrying');
@@ -212,4 +212,13 @@ export function edgeBodies(purges: readonly SitePurge[]): PurgeRequest[] {
       out.push({ site: p.site, tags: p.tags.slice(i, i + PURGE_LIMITS.tags) });
   }
   return out;
+}
+
+/**
+ * True for edge answers no retry can change: a malformed or oversized body, or a site the edge
+ * does not know. 401/403 are retried: they mean a token out of step, which an operator fixes,
+ * and the purges must still reach the edge then.
+ */
+export function edgeRefusalIsPermanent(status: number): boolean {
+  return status === 400 || status === 404 || status === 413 || status === 422;
 }
