@@ -4,6 +4,7 @@
  * parsing and lookup are pure (workerd, per isolate).
  */
 import type { Registry, SitePolicy } from '@wpfarm/common/registry/schema';
+import { normaliseRequestHost } from '@wpfarm/common/registry/schema';
 
 /** KV key of the host map document. */
 export const HOST_MAP_KEY = 'hostmap';
@@ -68,22 +69,7 @@ export function parseHostMap(text: string): HostMap {
   return { generatedAt: String(doc.generatedAt ?? ''), byHost, byId };
 }
 
-/**
- * Normalises a request's Host: lower case, port and trailing dot stripped. Returns undefined for
- * IP literals and anything that cannot be a registered host name.
- * @example normaliseRequestHost('WWW.Alpha.farm.test.:443') // 'www.alpha.farm.test'
- */
-export function normaliseRequestHost(raw: string | null | undefined): string | undefined {
-  if (!raw) return undefined;
-  let host = raw.trim().toLowerCase();
-  if (host.startsWith('[')) return undefined;
-  const colon = host.indexOf(':');
-  if (colon !== -1) host = host.slice(0, colon);
-  if (host.endsWith('.')) host = host.slice(0, -1);
-  if (host.length === 0 || host.length > 253 || !/^[a-z0-9.-]+$/.test(host)) return undefined;
-  if (/^[0-9.]+$/.test(host)) return undefined;
-  return host;
-}
+export { normaliseRequestHost };
 
 /** Where a request's host leads. */
 export type HostRoute =

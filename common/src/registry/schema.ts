@@ -334,13 +334,25 @@ function readPolicy(raw: Json, base: SitePolicy, at: (field: string, message: st
   return policy;
 }
 
-/** Looks a request host up: normalised, port stripped. */
-export function lookupHost(registry: Registry, rawHost: string | undefined | null): HostEntry | undefined {
-  if (!rawHost) return undefined;
-  let host = rawHost.trim().toLowerCase();
+/**
+ * A request's Host (or `x-edge-host`) as the registry keys it: lower case, port and trailing dot
+ * stripped; undefined for IP literals and anything that cannot be a host name.
+ * @example normaliseRequestHost('WWW.Alpha.farm.test.:443') // 'www.alpha.farm.test'
+ */
+export function normaliseRequestHost(raw: string | null | undefined): string | undefined {
+  if (!raw) return undefined;
+  let host = raw.trim().toLowerCase();
   if (host.startsWith('[')) return undefined; // IPv6 literal: never a site
   const colon = host.indexOf(':');
   if (colon !== -1) host = host.slice(0, colon);
   if (host.endsWith('.')) host = host.slice(0, -1);
-  return registry.byHost.get(host);
+  if (host.length === 0 || host.length > 253 || !/^[a-z0-9.-]+$/.test(host)) return undefined;
+  if (/^[0-9.]+$/.test(host)) return undefined;
+  return host;
+}
+
+/** Looks a request host up: normalised, port stripped. */
+export function lookupHost(registry: Registry, rawHost: string | undefined | null): HostEntry | undefined {
+  const host = normaliseRequestHost(rawHost);
+  return host === undefined ? undefined : registry.byHost.get(host);
 }
