@@ -203,7 +203,7 @@ export async function startPeers(prefix: string): Promise<Peers> {
   const redisPort = await freePort();
   const redis = await startRedis({ dir: join(dir, 'redis'), port: redisPort });
   const edge = await startEdgeStandin();
-  return {
+  const peers = {
     dir,
     registry,
     origin,
@@ -215,11 +215,17 @@ export async function startPeers(prefix: string): Promise<Peers> {
     purgeSecret,
     async stop() {
       await edge.close();
-      await Promise.all([...logs.map((l) => l.proc.stop()), ...varnish.map((v) => v.stop()), redis.stop()]);
+      // `peers.redis`, not the first instance: a fault test may have replaced it with a restarted one.
+      await Promise.all([
+        ...logs.map((l) => l.proc.stop()),
+        ...varnish.map((v) => v.stop()),
+        peers.redis.stop(),
+      ]);
       await origin.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return peers;
 }
 
 /** Starts the purger as its own process (`node src/server.ts`), as it runs in production. */
