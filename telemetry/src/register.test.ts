@@ -36,6 +36,47 @@ describe('register in a real child process', () => {
   const dir = mkdtempSync(join(tmpdir(), 'telemetry-register-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  async function runAndTerm(
+    fixture: string,
+    file: string,
+  ): Promise<{ code: number | null; signal: string | null; out: string }> {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        fileURLToPath(new URL('./register.ts', import.meta.url)),
+        fileURLToPath(new URL(`../test/fixtures/${fixture}`, import.meta.url)),
+      ],
+      {
+        env: { ...childEnv(), TELEMETRY_FILE: file, OTEL_SERVICE_NAME: 'fixture-svc' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (c) => {
+      err += c;
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (c) => {
+        out += c;
+        if (out.includes('ready')) resolve();
+      });
+      child.on('exit', () => reject(new Error(`exited early: ${err}`)));
+    });
+    return new Promise((r) => {
+      child.on('exit', (code, signal) => r({ code, signal, out }));
+      child.kill('SIGTERM');
+    });
+  }
+
+  it('as the only SIGTERM listener, flushes then exits with 143', async () => {
+    const file = join(dir, 'alone.jsonl');
+    const { code } = await runAndTerm('traced-service-no-handler.ts', file);
+    expect(code).toBe(143);
+    expect(readFileSync(file, 'utf8')).toContain('no-handler-span');
+  });
+
   it('flushes spans ended before SIGTERM to the file and keeps the service SIGTERM handler', async () => {
     const file = join(dir, 'traces.jsonl');
     const child = spawn(
