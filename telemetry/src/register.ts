@@ -6,6 +6,9 @@
  */
 import { appendFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { spanLine } from './span-line.ts';
+
+const hrNanos = ([sec, ns]: [number, number]): string => String(BigInt(sec) * 1_000_000_000n + BigInt(ns));
 
 /** Options decided once from the environment; pure, for tests. */
 export interface RegisterOptions {
@@ -65,17 +68,19 @@ export async function startTelemetry(o: RegisterOptions): Promise<(() => Promise
         try {
           const lines = spans.map((s) => {
             const ctx = s.spanContext();
-            return JSON.stringify({
+            return spanLine({
               traceId: ctx.traceId,
               spanId: ctx.spanId,
               parentSpanId: s.parentSpanContext?.spanId,
               name: s.name,
-              kind: s.kind,
-              startTime: s.startTime,
-              endTime: s.endTime,
-              status: s.status,
+              kind: s.kind + 1, // the SDK's SpanKind starts at INTERNAL = 0, OTLP's at UNSPECIFIED
+              startTimeUnixNano: hrNanos(s.startTime),
+              endTimeUnixNano: hrNanos(s.endTime),
+              statusCode: s.status.code,
+              statusMessage: s.status.message,
               attributes: s.attributes,
               resource: s.resource.attributes,
+              links: s.links.map((l) => ({ traceId: l.context.traceId, spanId: l.context.spanId })),
             });
           });
           if (lines.length) appendFileSync(file, `${lines.join('\n')}\n`);
