@@ -13,6 +13,7 @@ import {
 } from '@wpfarm/common/farm-contract';
 import { type ManagedProcess, managedProcesses, startProcess } from '@wpfarm/common/process/managed';
 import { loadRegistry } from '@wpfarm/common/registry/load';
+import { farmTelemetryEnv } from '@wpfarm/telemetry/farm';
 
 /** Where the farm's options come from: flags, then FARM_* environment variables, then defaults. */
 export interface FarmOptions {
@@ -213,9 +214,16 @@ export async function startFarm(opts: FarmOptions): Promise<RunningFarm> {
       FARM_REGISTRY: registryFile,
       FARM_BASE_PORT: String(opts.basePort),
       ...secretEnv(secrets),
+      ...farmTelemetryEnv(opts.root, opts.runDir, process.env),
       ...extra,
     }),
-    start: (p) => startProcess({ ...p, logFile: resolve(opts.runDir, 'logs', p.logFile) }),
+    start: (p) =>
+      startProcess({
+        ...p,
+        // Spans are named after the farm process unless the component names its service itself.
+        env: p.env && { OTEL_SERVICE_NAME: p.name, ...p.env },
+        logFile: resolve(opts.runDir, 'logs', p.logFile),
+      }),
   };
   for (const c of active) if (c.enabled && !c.enabled(ctx)) names.delete(c.name);
   const run = active.filter((c) => names.has(c.name));
