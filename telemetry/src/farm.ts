@@ -13,7 +13,11 @@ import type { FarmComponent } from '@wpfarm/common/farm-contract';
 const off = (env: NodeJS.ProcessEnv) => env.FARM_TELEMETRY === '0';
 
 /** Environment that makes a farm child process preload the telemetry SDK. */
-export function farmTelemetryEnv(root: string, runDir: string, env: NodeJS.ProcessEnv): Record<string, string> {
+export function farmTelemetryEnv(
+  root: string,
+  runDir: string,
+  env: NodeJS.ProcessEnv,
+): Record<string, string> {
   if (off(env)) return {};
   const preload = `--import=${pathToFileURL(join(root, 'telemetry/src/register.ts')).href}`;
   return {

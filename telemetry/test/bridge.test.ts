@@ -267,7 +267,7 @@ describe('bad input gets a clear error and queues nothing', () => {
     const { url, bridge } = await startBridge(rx);
     const res = await post(url, body as string, headers as Record<string, string>);
     expect(res.status).toBe(status);
-    expect((await res.json()).error).toMatch(message);
+    expect(((await res.json()) as { error: string }).error).toMatch(message);
     expect(bridge.queue.spans).toBe(0);
     expect(await metric(url, `bridge_requests_total{code="${status}"}`)).toBe(1);
   });
@@ -280,7 +280,7 @@ describe('bad input gets a clear error and queues nothing', () => {
     expect(bomb.length).toBeLessThan(65_536);
     const res = await post(url, bomb, { 'content-encoding': 'gzip' });
     expect(res.status).toBe(413);
-    expect((await res.json()).error).toMatch(/decompressed/);
+    expect(((await res.json()) as { error: string }).error).toMatch(/decompressed/);
     expect(rx.calls).toBe(0);
   });
 
@@ -388,7 +388,7 @@ describe('backpressure, retries and shutdown', () => {
     expect((await post(url, JSON.stringify(jsonBody([jsonSpan(), jsonSpan(), jsonSpan()])))).status).toBe(
       200,
     );
-    const health = fetch(`${url}/healthz`).then((r) => r.json());
+    const health = fetch(`${url}/healthz`).then((r) => r.json() as Promise<{ status: string }>);
     expect((await health).status).toBe('ok');
     let dropped = 0;
     bridge.metrics.dropped.reset();
