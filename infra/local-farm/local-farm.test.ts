@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { FARM_PORT_OFFSETS } from '@wpfarm/common/farm-contract';
-import { tcpOpen } from '@wpfarm/common/process/managed';
+import { freeFarmBase } from '@wpfarm/common/testing/farm-ports';
 import { rawRequest } from '@wpfarm/common/testing/http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, type FarmState, readState } from './runner.ts';
@@ -13,17 +12,6 @@ import { alive, type FarmState, readState } from './runner.ts';
 const run = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(ROOT, 'infra/local-farm/cli.ts');
-
-/** A base port whose whole block of named ports is free right now. */
-async function freeBase(): Promise<number> {
-  const span = Math.max(...Object.values(FARM_PORT_OFFSETS)) + 1;
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const used = await Promise.all(Object.values(FARM_PORT_OFFSETS).map((o) => tcpOpen(base + o)));
-    if (!used.some(Boolean) && base + span < 65_000) return base;
-  }
-  throw new Error('no free block of ports');
-}
 
 const farm = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   run(process.execPath, [CLI, ...args], {
@@ -39,7 +27,7 @@ describe('the local farm (demo origin + 3 Varnish)', () => {
   let startOut = '';
 
   beforeAll(async () => {
-    base = await freeBase();
+    base = await freeFarmBase();
     const out = await farm([
       'start',
       '--detach',
