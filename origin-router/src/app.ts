@@ -102,7 +102,8 @@ export function buildApp(deps: AppDeps): App {
       const s = tracing.server(req.method ?? 'GET', req.headers, {
         'http.request.method': req.method ?? '',
         'url.path': req.url ?? '',
-        'server.address': req.headers.host ?? '',
+        // The Host this router was addressed by, without the port (semantic conventions).
+        'server.address': (req.headers.host ?? '').replace(/:\d+$/, ''),
         'router.role': role,
       });
       c.span = s.span;

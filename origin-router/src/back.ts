@@ -15,7 +15,7 @@ import type { RouterMetrics } from './metrics.ts';
 import { attempt, upstreamHeaders } from './proxy.ts';
 import type { RegistryHolder } from './registry-watch.ts';
 import { findSite, freshnessHints, siteClass } from './site-lookup.ts';
-import type { Tracing } from './tracing.ts';
+import { peerAttributes, type Tracing } from './tracing.ts';
 
 export interface BackDeps {
   config: Config;
@@ -49,6 +49,7 @@ export function createBackRoute(d: BackDeps): (c: Ctx) => void {
     }
     const site = entry.site;
     c.siteClass = siteClass(site);
+    c.span?.setAttribute('site.id', site.id);
     if (site.policy.maintenance) {
       sendMaintenance(c.res, site, config.back.maintenanceRetryAfterS, c.requestId);
       finish(c, 503);
@@ -83,7 +84,7 @@ export function createBackRoute(d: BackDeps): (c: Ctx) => void {
       span = tracing.client(
         c.traceCtx,
         `wordpress ${site.id}`,
-        { 'server.address': site.upstream, 'site.id': site.id },
+        { ...peerAttributes(site.upstream), 'site.id': site.id },
         sent,
       );
     }

@@ -13,7 +13,7 @@ import type { CacheNodes } from './nodes.ts';
 import { type AttemptResult, attempt, upstreamHeaders } from './proxy.ts';
 import type { RegistryHolder } from './registry-watch.ts';
 import { findSite, routingHost, siteClass, varnishHints } from './site-lookup.ts';
-import type { Tracing } from './tracing.ts';
+import { peerAttributes, type Tracing } from './tracing.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -72,6 +72,7 @@ export function createFrontRoute(d: FrontDeps): (c: Ctx) => void {
     }
     const site = entry.site;
     c.siteClass = siteClass(site);
+    c.span?.setAttribute('site.id', site.id);
     const headers = upstreamHeaders(req.rawHeaders, h.connection, tracing.enabled);
     headers.push(
       'host',
@@ -98,7 +99,7 @@ export function createFrontRoute(d: FrontDeps): (c: Ctx) => void {
         span = tracing.client(
           c.traceCtx,
           `varnish ${node.cfg.id}`,
-          { 'server.address': node.origin, 'cache.node': node.cfg.id },
+          { ...peerAttributes(node.origin), 'cache.node': node.cfg.id },
           sent,
         );
       }

@@ -29,6 +29,17 @@ export interface Tracing {
   end(span: Span, status: number, err?: unknown): void;
 }
 
+/** `server.address` and `server.port` (HTTP semantic conventions) of an upstream origin URL. */
+export function peerAttributes(origin: string): Record<string, string | number> {
+  try {
+    const u = new URL(origin);
+    const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+    return { 'server.address': u.hostname.replace(/^\[|\]$/g, ''), 'server.port': port };
+  } catch {
+    return { 'server.address': origin };
+  }
+}
+
 /** True when a real tracer provider is registered (an unended probe span gets a valid id). */
 export function tracingRegistered(tracer: Tracer): boolean {
   const probe = tracer.startSpan('origin-router.probe', { root: true });

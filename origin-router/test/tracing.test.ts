@@ -166,6 +166,11 @@ describe('tracing', () => {
       expect(clients.map((c) => c.attributes['cache.status'])).toEqual(['MISS', 'HIT']);
       expect(clients[0]!.attributes['cache.node']).toBe('v1');
       expect(servers[0]!.attributes['http.response.status_code']).toBe(200);
+      // Semantic conventions: host and port apart, never a URL; the site on the server span.
+      expect(servers[0]!.attributes['server.address']).toBe('127.0.0.1');
+      expect(servers[0]!.attributes['site.id']).toBe('alpha');
+      expect(clients[0]!.attributes['server.address']).toBe('127.0.0.1');
+      expect(clients[0]!.attributes['server.port']).toBeTypeOf('number');
     });
   });
 });
