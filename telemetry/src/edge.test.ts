@@ -1,60 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  type EdgeSpan,
-  exportSpans,
-  makeTraceparent,
-  parseTraceparent,
-  startEdgeSpan,
-  toOtlpJson,
-} from './edge.ts';
+import { type EdgeSpan, exportSpans, toOtlpJson } from './edge.ts';
 
 const TID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SID = '00f067aa0ba902b7';
-
-describe('traceparent', () => {
-  it('parses a valid header and round-trips it', () => {
-    const tp = parseTraceparent(`00-${TID}-${SID}-01`);
-    expect(tp).toEqual({ traceId: TID, spanId: SID, sampled: true });
-    expect(makeTraceparent(tp!)).toBe(`00-${TID}-${SID}-01`);
-    expect(parseTraceparent(`00-${TID}-${SID}-00`)?.sampled).toBe(false);
-  });
-  it('rejects malformed, all-zero and oversized headers', () => {
-    for (const h of [
-      undefined,
-      '',
-      'garbage',
-      `01-${TID}-${SID}-01`,
-      `00-${TID}-${SID}`,
-      `00-${'0'.repeat(32)}-${SID}-01`,
-      `00-${TID}-${'0'.repeat(16)}-01`,
-      `00-${TID}-${SID}-01${' '.repeat(200)}`,
-    ]) {
-      expect(parseTraceparent(h)).toBeUndefined();
-    }
-  });
-});
-
-describe('startEdgeSpan', () => {
-  it('continues an incoming trace with a new span id', () => {
-    const { span, outgoingTraceparent } = startEdgeSpan(
-      { method: 'GET', url: 'https://a.example/x?q=1', traceparent: `00-${TID}-${SID}-01` },
-      1000,
-    );
-    expect(span.traceId).toBe(TID);
-    expect(span.parentSpanId).toBe(SID);
-    expect(span.spanId).not.toBe(SID);
-    expect(span.path).toBe('/x');
-    expect(span.host).toBe('a.example');
-    expect(outgoingTraceparent).toBe(`00-${TID}-${span.spanId}-01`);
-  });
-  it('starts a new trace without a valid parent', () => {
-    const { span } = startEdgeSpan({ method: 'GET', url: 'https://a.example/', traceparent: 'bad' }, 0);
-    expect(span.traceId).toMatch(/^[0-9a-f]{32}$/);
-    expect(span.parentSpanId).toBeUndefined();
-  });
-});
 
 const sample: EdgeSpan = {
   traceId: TID,
@@ -66,8 +16,10 @@ const sample: EdgeSpan = {
   path: '/p',
   status: 503,
   host: 'a.example',
+  scheme: 'https',
   siteId: 's1',
   cacheStatus: 'MISS',
+  cacheReason: 'cold',
 };
 
 describe('toOtlpJson', () => {
@@ -90,6 +42,8 @@ describe('toOtlpJson', () => {
     expect(s.attributes).toContainEqual({ key: 'http.response.status_code', value: { intValue: '503' } });
     expect(s.attributes).toContainEqual({ key: 'site.id', value: { stringValue: 's1' } });
     expect(s.attributes).toContainEqual({ key: 'cache.status', value: { stringValue: 'MISS' } });
+    expect(s.attributes).toContainEqual({ key: 'cache.reason', value: { stringValue: 'cold' } });
+    expect(s.attributes).toContainEqual({ key: 'url.scheme', value: { stringValue: 'https' } });
   });
 });
 

@@ -1,42 +1,9 @@
 /**
- * Runtime-neutral tracing for the edge Worker: W3C traceparent, one span per request,
- * OTLP/HTTP JSON encoding and a fire-and-forget export to the bridge.
+ * Runtime-neutral span export for the edge Worker: the span model, its OTLP/HTTP JSON encoding
+ * and a fire-and-forget export to the bridge. The trace context itself (which incoming
+ * `traceparent` to trust, new ids) is the worker's: edge-worker/src/traceparent.ts.
  * No node: imports so it bundles into workerd; kept tiny on purpose (Worker size limits).
  */
-
-/** Parsed W3C traceparent header. */
-export interface TraceParent {
-  traceId: string;
-  spanId: string;
-  sampled: boolean;
-}
-
-const TRACEPARENT_RE = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-/** Parses a version-00 traceparent; returns undefined for anything malformed or all-zero ids. */
-export function parseTraceparent(header: string | null | undefined): TraceParent | undefined {
-  if (!header || header.length > 128) return undefined;
-  const m = TRACEPARENT_RE.exec(header.trim().toLowerCase());
-  if (!m) return undefined;
-  const [, traceId, spanId, flags] = m as unknown as [string, string, string, string];
-  // The spec says all-zero ids are invalid and must be ignored.
-  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined;
-  return { traceId, spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 };
-}
-
-/** Formats a traceparent header for the given ids. */
-export function makeTraceparent(tp: TraceParent): string {
-  return `00-${tp.traceId}-${tp.spanId}-${tp.sampled ? '01' : '00'}`;
-}
-
-/** Random lowercase hex id of `bytes` bytes (Web Crypto, available in workerd and Node). */
-export function randomHexId(bytes: 8 | 16): string {
-  const b = crypto.getRandomValues(new Uint8Array(bytes));
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  // An all-zero id is invalid; the chance is negligible but the fix is free.
-  return /^0+$/.test(s) ? randomHexId(bytes) : s;
-}
 
 /** One edge request, as recorded by the Worker. */
 export interface EdgeSpan {
@@ -50,37 +17,11 @@ export interface EdgeSpan {
   path: string;
   status: number;
   host: string;
+  /** `https` or `http`, no colon. */
+  scheme?: string;
   siteId?: string;
   cacheStatus?: string;
-}
-
-/** Starts a span for a request, continuing an incoming traceparent when valid. */
-export function startEdgeSpan(
-  req: { method: string; url: string; traceparent?: string | null },
-  nowMs: number,
-): { span: EdgeSpan; outgoingTraceparent: string } {
-  const parent = parseTraceparent(req.traceparent);
-  const url = new URL(req.url);
-  const span: EdgeSpan = {
-    traceId: parent?.traceId ?? randomHexId(16),
-    spanId: randomHexId(8),
-    name: `${req.method} edge`,
-    startMs: nowMs,
-    endMs: nowMs,
-    method: req.method,
-    path: url.pathname,
-    status: 0,
-    host: url.hostname,
-  };
-  if (parent) span.parentSpanId = parent.spanId;
-  return {
-    span,
-    outgoingTraceparent: makeTraceparent({
-      traceId: span.traceId,
-      spanId: span.spanId,
-      sampled: parent?.sampled ?? true,
-    }),
-  };
+  cacheReason?: string;
 }
 
 type AnyValue = { stringValue: string } | { intValue: string };
@@ -108,8 +49,10 @@ export function toOtlpJson(spans: readonly EdgeSpan[], resource: Record<string, 
                 int('http.response.status_code', s.status),
                 str('server.address', s.host),
               ];
+              if (s.scheme !== undefined) attributes.push(str('url.scheme', s.scheme));
               if (s.siteId !== undefined) attributes.push(str('site.id', s.siteId));
               if (s.cacheStatus !== undefined) attributes.push(str('cache.status', s.cacheStatus));
+              if (s.cacheReason !== undefined) attributes.push(str('cache.reason', s.cacheReason));
               return {
                 traceId: s.traceId,
                 spanId: s.spanId,

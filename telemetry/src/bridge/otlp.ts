@@ -183,7 +183,7 @@ function hexId(v: unknown, bytes: number, at: string, optional = false): Uint8Ar
   if ((v === undefined || v === null || v === '') && optional) return undefined;
   if (typeof v !== 'string' || v.length !== bytes * 2 || !HEX.test(v))
     throw new OtlpInputError(`${at}: expected ${bytes * 2} hex characters`);
-  const id = Buffer.from(v, 'hex');
+  const id: Uint8Array = Buffer.from(v, 'hex');
   if (id.every((b) => b === 0)) throw new OtlpInputError(`${at}: all zero (invalid)`);
   return id;
 }

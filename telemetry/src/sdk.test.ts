@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { registerOptions } from './register.ts';
+import { registerOptions } from './sdk.ts';
 
 describe('registerOptions', () => {
   it('is off unless an endpoint or file is set, or when disabled', () => {
