@@ -1,6 +1,6 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
-import { TEST_EDGE_KEY, TEST_PURGE_TOKEN } from './test/fixtures.ts';
+import { TEST_BRIDGE_TOKEN, TEST_EDGE_KEY, TEST_PURGE_TOKEN } from './test/fixtures.ts';
 
 export default defineConfig({
   test: {
@@ -21,6 +21,10 @@ export default defineConfig({
                 HOST_MAP_TTL_SECONDS: '300',
                 PURGE_STATE_TTL_SECONDS: '300',
                 TRACE_SAMPLE_RATE: '1',
+                // The real bridge (in global-setup) and, for fault tests, peers that hang or refuse.
+                BRIDGE_URL: `http://127.0.0.1:${inject('bridgePort')}/v1/traces`,
+                BRIDGE_TOKEN: TEST_BRIDGE_TOKEN,
+                TEST_HUNG_BRIDGE_URL: `http://127.0.0.1:${inject('hungPort')}/v1/traces`,
               },
             },
           })),

@@ -10,6 +10,7 @@ import { type EdgeDeps, handleEdge, type RequestRecord } from './edge.ts';
 import { EdgeError } from './errors.ts';
 import { log } from './log.ts';
 import { handlePurge } from './purge.ts';
+import { traced } from './span.ts';
 import { loadHostMap } from './store.ts';
 import { continueTrace, newTrace } from './traceparent.ts';
 
@@ -27,8 +28,10 @@ export function buildApp(deps: EdgeDeps = defaultDeps) {
 
   app.post(EDGE_PURGE_PATH, (c) => {
     // Only the purge caller is trusted to continue its trace (decision: docs/decisions/edge-tracing.md).
-    continueTrace(c.req.header('traceparent'), configFor(c.env).sampleRate);
-    return handlePurge(c.req.raw, c.env, deps);
+    const cfg = configFor(c.env);
+    const trace = continueTrace(c.req.header('traceparent'), cfg.sampleRate);
+    const ctx = c.executionCtx as unknown as ExecutionContext;
+    return traced(c.req.raw, ctx, cfg, trace, deps.now, {}, () => handlePurge(c.req.raw, c.env, deps));
   });
   app.all(EDGE_PURGE_PATH, () => edgeAnswer(405, 'method', { headers: { allow: 'POST' } }));
 
@@ -48,7 +51,9 @@ export function buildApp(deps: EdgeDeps = defaultDeps) {
     const record: RequestRecord = {};
     // Hono types its own ExecutionContext; at run time it is workerd's.
     const ctx = c.executionCtx as unknown as ExecutionContext;
-    return handleEdge(c.req.raw, c.env, ctx, deps, trace, record);
+    return traced(c.req.raw, ctx, cfg, trace, deps.now, record, () =>
+      handleEdge(c.req.raw, c.env, ctx, deps, trace, record),
+    );
   });
 
   app.onError((err) => {

@@ -14,6 +14,7 @@ import { fetchOrigin, OriginFailure, originRequest } from './origin.ts';
 import { entryPurged } from './purge-state.ts';
 import { requestPolicy } from './request-policy.ts';
 import { freshness, responsePolicy } from './response-policy.ts';
+import type { SpanFacts } from './span.ts';
 import { loadHostMap, loadPurgeState } from './store.ts';
 import { readMeta, responseTags, toClient, toStored, withStatus } from './stored.ts';
 import type { TraceContext } from './traceparent.ts';
@@ -25,11 +26,7 @@ export interface EdgeDeps {
 }
 
 /** Per-request facts the span exporter reports. */
-export interface RequestRecord {
-  site?: string;
-  cache?: string;
-  reason?: string;
-}
+export type RequestRecord = SpanFacts;
 
 /** Paths the worker owns: never forwarded, never a cache key a visitor can reach. */
 const RESERVED_PREFIX = '/__edge';

@@ -3,6 +3,7 @@
  * by the Node side (global setup: the origin) and by the tests running in workerd.
  */
 export const TEST_EDGE_KEY = 'test-edge-key-0123456789abcdef0123456789';
+export const TEST_BRIDGE_TOKEN = 'test-bridge-token-0123456789abcdef';
 export const TEST_PURGE_TOKEN = 'test-purge-token-0123456789abcdef01234567';
 
 const site = (id: string, host: string, policy: Record<string, unknown> = {}, aliases: string[] = []) => ({
