@@ -306,18 +306,27 @@ describe('backpressure, retries and shutdown', () => {
       BRIDGE_BATCH_SPANS: '100',
     });
     const acknowledged = new Set<string>();
-    let refused: Response | undefined;
-    for (let i = 0; i < 30 && !refused; i++) {
-      const spans = Array.from({ length: 100 }, () => jsonSpan());
+    const send = async (n: number) => {
+      const spans = Array.from({ length: n }, () => jsonSpan());
       const res = await post(url, JSON.stringify(jsonBody(spans)));
       if (res.status === 200) for (const s of spans) acknowledged.add(s.spanId);
-      else refused = res;
-    }
-    expect(refused?.status).toBe(429);
-    expect(Number(refused?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      return res;
+    };
+    for (let i = 0; i < 9; i++) expect((await send(100)).status).toBe(200);
+    expect((await send(50)).status).toBe(200);
+    // 950 owed: 100 more do not fit. Parsed, refused whole, counted as dropped.
+    const late = await send(100);
+    expect(late.status).toBe(429);
+    expect(Number(late.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await metric(url, 'bridge_spans_dropped_total{reason="queue_full"}')).toBe(100);
+    expect((await send(50)).status).toBe(200);
+    // Full: refused before the body is read or parsed.
+    const early = await send(1);
+    expect(early.status).toBe(429);
+    expect(await metric(url, 'bridge_spans_dropped_total{reason="queue_full"}')).toBe(100);
+    expect(await metric(url, 'bridge_requests_total{code="429"}')).toBe(2);
     expect(acknowledged.size).toBe(1000);
     await until(() => rx.calls > 3, 'retries against the unavailable receiver');
-    expect(await metric(url, 'bridge_spans_dropped_total{reason="queue_full"}')).toBe(100);
     expect(await metric(url, 'bridge_spans_retried_total')).toBeGreaterThan(0);
 
     rx.mode = 'ok';

@@ -84,6 +84,9 @@ export function createBridge(o: BridgeOptions): Bridge {
   });
   let stopping = false;
 
+  const queueFull = () =>
+    new HttpError(429, 'queue full, retry later', { 'retry-after': String(pipeline.retryAfterSeconds()) });
+
   async function intake(req: IncomingMessage): Promise<{ type: string; body: Buffer | string }> {
     if (stopping) throw new HttpError(503, 'shutting down', { 'retry-after': '5' });
     const auth = req.headers.authorization ?? '';
@@ -98,6 +101,10 @@ export function createBridge(o: BridgeOptions): Bridge {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > config.maxBodyBytes)
       throw new HttpError(413, `body larger than ${config.maxBodyBytes} bytes`);
+
+    // Full already: refuse before reading or parsing, so overload costs little. These spans are
+    // not counted (unknown until parsed); bridge_requests_total{code="429"} counts the requests.
+    if (!queue.fits(1, declared)) throw queueFull();
 
     let raw = await readBody(req, config.maxBodyBytes);
     if (encoding === 'gzip') raw = await gunzipLimited(raw, config.maxBodyBytes);
@@ -120,9 +127,7 @@ export function createBridge(o: BridgeOptions): Bridge {
       }
       if (!queue.offer(chunks)) {
         metrics.dropped.inc({ reason: 'queue_full' }, spans);
-        throw new HttpError(429, 'queue full, retry later', {
-          'retry-after': String(pipeline.retryAfterSeconds()),
-        });
+        throw queueFull();
       }
       metrics.received.inc(spans);
       pipeline.kick();

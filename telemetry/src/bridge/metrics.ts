@@ -60,7 +60,7 @@ export function createBridgeMetrics(queue: SpanQueue): BridgeMetrics {
     }),
     dropped: new Counter({
       name: 'bridge_spans_dropped_total',
-      help: 'Spans lost: invalid, queue_full (refused with 429), rejected or refused by the collector, retry_expired, shutdown.',
+      help: 'Spans lost: queue_full (parsed, then refused with 429), rejected or refused by the collector, retry_expired, shutdown.',
       labelNames: ['reason'],
       registers,
     }),
