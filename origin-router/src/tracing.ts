@@ -29,15 +29,21 @@ export interface Tracing {
   end(span: Span, status: number, err?: unknown): void;
 }
 
-/** `server.address` and `server.port` (HTTP semantic conventions) of an upstream origin URL. */
-export function peerAttributes(origin: string): Record<string, string | number> {
+const peers = new Map<string, Readonly<Record<string, string | number>>>();
+
+/** `server.address` and `server.port` (HTTP semantic conventions) of an upstream origin URL; memoised (a handful of origins). */
+export function peerAttributes(origin: string): Readonly<Record<string, string | number>> {
+  let attrs = peers.get(origin);
+  if (attrs) return attrs;
   try {
     const u = new URL(origin);
     const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
-    return { 'server.address': u.hostname.replace(/^\[|\]$/g, ''), 'server.port': port };
+    attrs = Object.freeze({ 'server.address': u.hostname.replace(/^\[|\]$/g, ''), 'server.port': port });
   } catch {
-    return { 'server.address': origin };
+    attrs = Object.freeze({ 'server.address': origin });
   }
+  if (peers.size < 10_000) peers.set(origin, attrs);
+  return attrs;
 }
 
 /** True when a real tracer provider is registered (an unended probe span gets a valid id). */
@@ -58,7 +64,13 @@ export function createTracing(enabled?: boolean): Tracing {
       return { span, ctx: trace.setSpan(parent, span) };
     },
     client(parent, name, attrs, headers) {
-      const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: attrs }, parent);
+      // An unsampled request gets no client span (nothing would record it), only the parent's
+      // traceparent (flag 00) so the next hop keeps the decision instead of sampling anew.
+      const server = trace.getSpan(parent);
+      const span =
+        server && !server.isRecording()
+          ? server
+          : tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: attrs }, parent);
       const carrier: Record<string, string> = {};
       propagation.inject(trace.setSpan(parent, span), carrier);
       for (const [k, v] of Object.entries(carrier)) headers.push(k, v);
