@@ -4,27 +4,18 @@
  * response, and parent of what the origin receives.
  */
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import type { ReceivedSpan } from '@wpfarm/telemetry/testing/otlp-receiver';
 import { beforeAll, describe, expect, it } from 'vitest';
 import worker from '../src/index.ts';
 import { originCalls, seedHostMap, send } from './helpers.ts';
 
-interface CollectedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes: Record<string, unknown>;
-  resource: Record<string, unknown>;
-}
-
-async function collected(traceId: string): Promise<CollectedSpan[]> {
+async function collected(traceId: string): Promise<ReceivedSpan[]> {
   const res = await fetch(`${env.ORIGIN_URL}/__front/spans`);
-  return ((await res.json()) as CollectedSpan[]).filter((s) => s.traceId === traceId);
+  return ((await res.json()) as ReceivedSpan[]).filter((s) => s.traceId === traceId);
 }
 
 /** Waits (bounded) for the bridge to hand the span to the receiver. */
-async function spansOf(traceId: string, n: number): Promise<CollectedSpan[]> {
+async function spansOf(traceId: string, n: number): Promise<ReceivedSpan[]> {
   for (let i = 0; i < 100; i++) {
     const got = await collected(traceId);
     if (got.length >= n) return got;

@@ -79,34 +79,7 @@ describe('register in a real child process', () => {
 
   it('flushes spans ended before SIGTERM to the file and keeps the service SIGTERM handler', async () => {
     const file = join(dir, 'traces.jsonl');
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        fileURLToPath(new URL('./register.ts', import.meta.url)),
-        fileURLToPath(new URL('../test/fixtures/traced-service.ts', import.meta.url)),
-      ],
-      {
-        env: { ...childEnv(), TELEMETRY_FILE: file, OTEL_SERVICE_NAME: 'fixture-svc' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (c) => {
-      err += c;
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (c) => {
-        out += c;
-        if (out.includes('ready')) resolve();
-      });
-      child.on('exit', () => reject(new Error(`exited early: ${err}`)));
-    });
-    const code = await new Promise<number | null>((r) => {
-      child.on('exit', (c) => r(c));
-      child.kill('SIGTERM');
-    });
+    const { code, out } = await runAndTerm('traced-service.ts', file);
     expect(out).toContain('service-handler-ran');
     expect(code).toBe(0);
     const spans = readFileSync(file, 'utf8')
