@@ -5,7 +5,7 @@
 import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Agent } from 'undici';
-import { admit, type Breaker, newBreaker, record } from './circuit-breaker.ts';
+import { admit, type Breaker, newBreaker, record, release } from './circuit-breaker.ts';
 import type { Config } from './config.ts';
 import { forwardedFor } from './edge-auth.ts';
 import { RouterError, upstreamError } from './errors.ts';
@@ -105,7 +105,9 @@ export function createBackRoute(d: BackDeps): (c: Ctx) => void {
       done: (r) => {
         metrics.upstream('wordpress', 'none', (performance.now() - t0) / 1000);
         const healthy = r.outcome === 'ok' ? r.status < 502 || r.status > 504 : r.started;
-        if (record(b, config.back.breaker, healthy, Date.now())) {
+        // A client that went away says nothing about the upstream: no verdict for the breaker.
+        if (r.clientClosed) release(b);
+        else if (record(b, config.back.breaker, healthy, Date.now())) {
           metrics.circuitOpened.inc({ role });
           logger.warn({ site: site.id, upstream: site.upstream }, 'circuit opened');
         }

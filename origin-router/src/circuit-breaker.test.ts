@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { admit, newBreaker, record } from './circuit-breaker.ts';
+import { admit, newBreaker, record, release } from './circuit-breaker.ts';
 
 const opts = { failures: 3, openMs: 10_000 };
 
@@ -36,5 +36,19 @@ describe('circuit breaker', () => {
     record(b, opts, true, 20_600);
     expect(b.state).toBe('closed');
     expect(admit(b, opts, 20_700)).toEqual({ ok: true });
+  });
+
+  it('a released trial (client gone, no verdict) frees the slot and leaves the state alone', () => {
+    const b = newBreaker();
+    for (let i = 0; i < 3; i++) record(b, opts, false, 0);
+    expect(admit(b, opts, 10_000).ok).toBe(true);
+    expect(admit(b, opts, 10_001).ok).toBe(false);
+    release(b);
+    expect(b.state).toBe('half-open');
+    expect(admit(b, opts, 10_002).ok).toBe(true);
+    const closed = newBreaker();
+    record(closed, opts, false, 0);
+    release(closed);
+    expect(closed).toMatchObject({ state: 'closed', consecutiveFailures: 1 });
   });
 });

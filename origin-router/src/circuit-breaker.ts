@@ -66,3 +66,11 @@ export function record(b: Breaker, opts: BreakerOptions, ok: boolean, now: numbe
   }
   return false;
 }
+
+/**
+ * An admitted request ended without a verdict on the upstream (the client went away): frees the
+ * half-open trial so the next request can try, and changes nothing else.
+ */
+export function release(b: Breaker): void {
+  if (b.state === 'half-open') b.trialInFlight = false;
+}

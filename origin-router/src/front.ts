@@ -114,7 +114,8 @@ export function createFrontRoute(d: FrontDeps): (c: Ctx) => void {
         retryOn503: retryable && retriesLeft > 0,
         responseHeaders: nodeHeaders(c, node.cfg.id),
         done: (r: AttemptResult) => {
-          const connFailure = r.outcome === 'error' && r.status === 0;
+          // A client that went away is not the node's failure: no passive ejection for it.
+          const connFailure = r.outcome === 'error' && r.status === 0 && !r.clientClosed;
           n.end(i, !connFailure);
           metrics.upstream(node.cfg.id, r.cache || 'none', (performance.now() - t0) / 1000);
           if (span) {

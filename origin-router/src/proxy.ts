@@ -79,6 +79,11 @@ export interface AttemptResult {
   error?: Error;
   /** True when response headers were already sent to the client when the error happened. */
   started: boolean;
+  /**
+   * True when the attempt was cut because the client went away: says nothing about the
+   * upstream, so it must not count against its circuit breaker or node health.
+   */
+  clientClosed?: boolean;
 }
 
 export interface AttemptOptions {
@@ -129,6 +134,7 @@ class Handler {
   private started = false;
   private finished = false;
   private refused = false;
+  private clientClosed = false;
   readonly onClientClose: () => void;
   private readonly onDrain: () => void;
 
@@ -136,14 +142,19 @@ class Handler {
     this.o = o;
     this.onClientClose = () => {
       // The client went away before we finished: stop the upstream transfer.
-      if (!this.finished) this.abortFn?.(new Error('client closed'));
+      if (this.finished) return;
+      this.clientClosed = true;
+      this.abortFn?.(new Error('client closed'));
     };
     this.onDrain = () => this.resumeFn?.();
   }
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortFn = abort;
-    if (this.o.res.destroyed) abort(new Error('client closed'));
+    if (this.o.res.destroyed) {
+      this.clientClosed = true;
+      abort(new Error('client closed'));
+    }
   }
 
   onResponseStarted(): void {}
@@ -207,6 +218,7 @@ class Handler {
       cache: this.cache,
       started: this.started,
       error: err,
+      clientClosed: this.clientClosed,
     });
   }
 

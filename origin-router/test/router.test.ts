@@ -185,6 +185,34 @@ describe('back: maintenance and circuit breaker', () => {
   });
 });
 
+describe('back: clients that go away', () => {
+  it('do not count against the upstream: no circuit opens after more aborted requests than the threshold', async () => {
+    await get(`${rig.origin.url}/__origin/delay?host=s8.farm.test&ms=400`);
+    const { request } = await import('node:http');
+    const back = new URL(rig.back.url);
+    for (let i = 0; i < 5; i++)
+      await new Promise<void>((resolve) => {
+        const req = request({
+          host: back.hostname,
+          port: back.port,
+          path: `/gone-${i}/`,
+          headers: { host: 's8.farm.test' },
+        });
+        req.on('error', () => resolve());
+        req.end();
+        setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, 100);
+      });
+    await get(`${rig.origin.url}/__origin/delay?host=s8.farm.test&ms=0`);
+    await new Promise((r) => setTimeout(r, 400)); // the aborted attempts have all ended upstream
+    const after = await get(`${rig.back.url}/after-gone/`, { host: 's8.farm.test' });
+    expect(after.headers['x-router-error']).toBeUndefined();
+    expect(after.status).toBe(200);
+  });
+});
+
 describe('back: upstream timeouts', () => {
   it('answers 504 when WordPress does not send headers in time', async () => {
     await get(`${rig.origin.url}/__origin/delay?host=s7.farm.test&ms=3000`);
