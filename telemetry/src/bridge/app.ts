@@ -149,8 +149,10 @@ export function createBridge(o: BridgeOptions): Bridge {
           err instanceof HttpError ? err : new HttpError(500, 'internal error', { connection: 'close' });
         if (!(err instanceof HttpError)) logger.error({ err }, 'intake failed');
         metrics.requests.inc({ code: String(e.status) });
-        // An unread body would be parsed as the next request: close the connection instead.
-        if (!req.complete) e.headers.connection = 'close';
+        // The unread rest of a body would be parsed as the next request: discard it (unparsed, so
+        // a refusal stays cheap and the connection stays open), or close when it is over the limit.
+        if (!req.complete && (e.status === 413 || !(await discardBody(req, config.maxBodyBytes))))
+          e.headers.connection = 'close';
         reply(res, e.status, { error: e.message }, e.headers);
         if (!req.complete) req.resume();
       }
@@ -254,6 +256,24 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.once('end', () => resolve(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size)));
     req.once('error', reject);
     req.once('aborted', () => reject(new HttpError(400, 'request aborted')));
+  });
+}
+
+/** Reads and drops the rest of a body; false when it exceeds `limit` or fails. */
+function discardBody(req: IncomingMessage, limit: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.off('data', onData);
+        resolve(false);
+      }
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(size <= limit));
+    req.once('error', () => resolve(false));
+    req.once('aborted', () => resolve(false));
   });
 }
 
