@@ -337,6 +337,39 @@ describe('backpressure, retries and shutdown', () => {
     expect((await post(url, JSON.stringify(jsonBody([jsonSpan()])))).status).toBe(200);
   });
 
+  it('an early 429 keeps the connection: the next request reuses the socket', async () => {
+    const rx = await receiver();
+    rx.mode = 'unavailable';
+    const { url } = await startBridge(rx, {
+      BRIDGE_QUEUE_MAX_SPANS: '100',
+      BRIDGE_BATCH_SPANS: '100',
+      BRIDGE_SHUTDOWN_MS: '100',
+    });
+    expect(
+      (await post(url, JSON.stringify(jsonBody(Array.from({ length: 100 }, () => jsonSpan()))))).status,
+    ).toBe(200);
+    const { Agent, request } = await import('node:http');
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const body = JSON.stringify(jsonBody([jsonSpan()]));
+    const once = () =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const req = request(`${url}/v1/traces`, {
+          method: 'POST',
+          agent,
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        });
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    expect(await once()).toEqual({ status: 429, reused: false });
+    expect(await once()).toEqual({ status: 429, reused: true });
+    agent.destroy();
+  });
+
   it('collector down, then up on the same port: spans accepted meanwhile arrive after retry', async () => {
     const first = await startOtlpReceiver();
     const port = first.port;
