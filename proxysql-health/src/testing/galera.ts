@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import {
@@ -82,8 +82,16 @@ export const HEALTH_USER = { user: 'health', password: 'health-test-password' };
 
 const INSTALL_TIMEOUT_MS = 60_000;
 
+/**
+ * Each server's own temporary directory, beside its datadir. A shared /tmp is not safe: a
+ * starting mariadbd deletes the `#sql*` files it finds in its tmpdir, including those of another
+ * server bootstrapping at the same moment (seen as "Unknown table 'mysql.tmp_user_sys'").
+ */
+export const tmpdirOf = (datadir: string): string => join(dirname(datadir), 'tmp');
+
 /** Creates a fresh datadir with mariadb-install-db (root uses a password-less native login). */
 export async function installDatadir(datadir: string): Promise<void> {
+  mkdirSync(tmpdirOf(datadir), { recursive: true });
   if (existsSync(join(datadir, 'mysql'))) return;
   mkdirSync(datadir, { recursive: true });
   await run(
@@ -91,6 +99,7 @@ export async function installDatadir(datadir: string): Promise<void> {
     [
       '--no-defaults',
       `--datadir=${datadir}`,
+      `--tmpdir=${tmpdirOf(datadir)}`,
       '--user=root',
       '--skip-test-db',
       '--auth-root-authentication-method=normal',
@@ -117,6 +126,7 @@ function galeraConfig(i: number, n: number, dir: string, all: GaleraPorts[], clu
   ].join(';');
   return `[mariadbd]
 datadir=${join(dir, 'data')}
+tmpdir=${tmpdirOf(join(dir, 'data'))}
 socket=${join(dir, 'mysqld.sock')}
 pid-file=${join(dir, 'mysqld.pid')}
 port=${p.port}
@@ -206,7 +216,7 @@ export async function startGalera(opts: GaleraOptions): Promise<GaleraCluster> {
   const nodes: GaleraNode[] = [];
   for (let i = 0; i < n; i++) {
     const dir = join(opts.dir, `node-${i + 1}`);
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(tmpdirOf(join(dir, 'data')), { recursive: true });
     const cnf = join(dir, 'my.cnf');
     writeFileSync(cnf, galeraConfig(i, n, dir, ports, clusterName));
     const socket = join(dir, 'mysqld.sock');
@@ -347,6 +357,7 @@ export async function startPlainMariadb(opts: {
     args: [
       '--no-defaults',
       `--datadir=${datadir}`,
+      `--tmpdir=${tmpdirOf(datadir)}`,
       `--socket=${socket}`,
       `--pid-file=${join(opts.dir, 'mysqld.pid')}`,
       `--port=${port}`,
