@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { loadConfig as purgerConfig } from '@wpfarm/cache-purger/config';
 import { loadConfig as routerConfig } from '@wpfarm/origin-router/config';
 import { loadConfig as healthConfig } from '@wpfarm/proxysql-health/config';
+import { loadBridgeConfig } from '@wpfarm/telemetry/bridge/config';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GENERATED, ROOT, type Service, STACKS, stackConfig } from './helpers.ts';
 
@@ -177,6 +178,23 @@ describe('proxysql-health', () => {
       for (const suffix of ['HOST', 'PORT', 'SOCKET', 'USER', 'PASSWORD']) known.add(`${prefix}_${suffix}`);
     for (const key of Object.keys(envOf(db['proxysql-health-1']!)))
       if (!SDK_VARS.test(key)) expect(known.has(key.replace(/_FILE$/, '')), key).toBe(true);
+  });
+});
+
+describe('telemetry bridge', () => {
+  it('the stack environment passes the bridge config: the collector over gRPC, the token from its secret', () => {
+    const svc = services['telemetry-bridge']!;
+    const config = loadBridgeConfig(envOf(svc, 'telemetry-bridge.env.tmpl'));
+    expect(config.sink).toMatchObject({ kind: 'grpc', endpoint: 'http://monitoring_alloy:4317' });
+    expect(config).toMatchObject({ host: '0.0.0.0', port: 4318, token: 's'.repeat(48) });
+    // The drain on SIGTERM ends inside the stack's grace period.
+    expect(config.shutdownMs).toBeLessThan(Number.parseInt(String(svc.stop_grace_period), 10) * 1000);
+  });
+
+  it('every variable the stack sets is one the bridge reads', () => {
+    const known = namedIn('telemetry');
+    for (const key of Object.keys(envOf(services['telemetry-bridge']!, 'telemetry-bridge.env.tmpl')))
+      if (!SDK_VARS.test(key)) expect(known.has(key), key).toBe(true);
   });
 });
 
