@@ -213,6 +213,38 @@ describe('back: clients that go away', () => {
   });
 });
 
+describe('front: clients that go away', () => {
+  it('do not eject the Varnish node they were talking to', async () => {
+    const host = 's9.farm.test';
+    const before = await get(`${rig.front.url}/gone-front/`, edge(host));
+    const node = before.headers['x-router-node'];
+    expect(node).toBeTruthy();
+    await get(`${rig.origin.url}/__origin/delay?host=${host}&ms=400`);
+    const { request } = await import('node:http');
+    const front = new URL(rig.front.url);
+    for (let i = 0; i < 5; i++)
+      await new Promise<void>((resolve) => {
+        const req = request({
+          host: front.hostname,
+          port: front.port,
+          path: `/gone-front-${i}/`,
+          headers: edge(host),
+        });
+        req.on('error', () => resolve());
+        req.end();
+        setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, 100);
+      });
+    await get(`${rig.origin.url}/__origin/delay?host=${host}&ms=0`);
+    await new Promise((r) => setTimeout(r, 400));
+    const after = await get(`${rig.front.url}/gone-front-after/`, edge(host));
+    expect(after.status).toBe(200);
+    expect(after.headers['x-router-node']).toBe(node);
+  });
+});
+
 describe('back: upstream timeouts', () => {
   it('answers 504 when WordPress does not send headers in time', async () => {
     await get(`${rig.origin.url}/__origin/delay?host=s7.farm.test&ms=3000`);
