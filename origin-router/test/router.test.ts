@@ -185,26 +185,24 @@ describe('back: maintenance and circuit breaker', () => {
   });
 });
 
+/** Sends a GET and hangs up after 100 ms, before the (delayed) answer: a client that went away. */
+async function abandon(url: string, headers: Record<string, string>): Promise<void> {
+  const { request } = await import('node:http');
+  await new Promise<void>((resolve) => {
+    const req = request(url, { headers });
+    req.on('error', () => resolve());
+    req.end();
+    setTimeout(() => {
+      req.destroy();
+      resolve();
+    }, 100);
+  });
+}
+
 describe('back: clients that go away', () => {
   it('do not count against the upstream: no circuit opens after more aborted requests than the threshold', async () => {
     await get(`${rig.origin.url}/__origin/delay?host=s8.farm.test&ms=400`);
-    const { request } = await import('node:http');
-    const back = new URL(rig.back.url);
-    for (let i = 0; i < 5; i++)
-      await new Promise<void>((resolve) => {
-        const req = request({
-          host: back.hostname,
-          port: back.port,
-          path: `/gone-${i}/`,
-          headers: { host: 's8.farm.test' },
-        });
-        req.on('error', () => resolve());
-        req.end();
-        setTimeout(() => {
-          req.destroy();
-          resolve();
-        }, 100);
-      });
+    for (let i = 0; i < 5; i++) await abandon(`${rig.back.url}/gone-${i}/`, { host: 's8.farm.test' });
     await get(`${rig.origin.url}/__origin/delay?host=s8.farm.test&ms=0`);
     await new Promise((r) => setTimeout(r, 400)); // the aborted attempts have all ended upstream
     const after = await get(`${rig.back.url}/after-gone/`, { host: 's8.farm.test' });
@@ -220,23 +218,7 @@ describe('front: clients that go away', () => {
     const node = before.headers['x-router-node'];
     expect(node).toBeTruthy();
     await get(`${rig.origin.url}/__origin/delay?host=${host}&ms=400`);
-    const { request } = await import('node:http');
-    const front = new URL(rig.front.url);
-    for (let i = 0; i < 5; i++)
-      await new Promise<void>((resolve) => {
-        const req = request({
-          host: front.hostname,
-          port: front.port,
-          path: `/gone-front-${i}/`,
-          headers: edge(host),
-        });
-        req.on('error', () => resolve());
-        req.end();
-        setTimeout(() => {
-          req.destroy();
-          resolve();
-        }, 100);
-      });
+    for (let i = 0; i < 5; i++) await abandon(`${rig.front.url}/gone-front-${i}/`, edge(host));
     await get(`${rig.origin.url}/__origin/delay?host=${host}&ms=0`);
     await new Promise((r) => setTimeout(r, 400));
     const after = await get(`${rig.front.url}/gone-front-after/`, edge(host));
