@@ -5,9 +5,10 @@
  * registry holder, and the drain sequence. No environment access here.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer } from '@wpfarm/common/node-http';
 import type { Registry } from '@wpfarm/common/registry/schema';
 import type { Logger } from 'pino';
 import { Agent } from 'undici';

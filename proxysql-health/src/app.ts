@@ -2,8 +2,9 @@
  * buildApp(deps): the checker wired to a node:http server. Probes are answered from the
  * pre-rendered snapshot only; the drain API flips an in-memory flag and re-renders.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { constantTimeEqual } from '@wpfarm/common/contracts/edge-auth';
+import { createServer } from '@wpfarm/common/node-http';
 import type { Logger } from 'pino';
 import { type Checker, createChecker, type Evaluation } from './checker.ts';
 import type { Config } from './config.ts';

@@ -4,10 +4,11 @@
  * spans are queued and will be delivered or counted as dropped; a full queue answers 429 with
  * `Retry-After` and queues none of the request, shutting down answers 503.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzip } from 'node:zlib';
 import { constantTimeEqual } from '@wpfarm/common/contracts/edge-auth';
+import { createServer } from '@wpfarm/common/node-http';
 import type { Logger } from 'pino';
 import { cleanRequest } from './clean.ts';
 import type { BridgeConfig } from './config.ts';
