@@ -12,6 +12,9 @@ describe('edge auth', () => {
     expect(constantTimeEqual('abc', 'abd')).toBe(false);
     expect(constantTimeEqual('abc', 'abcd')).toBe(false);
     expect(constantTimeEqual('', '')).toBe(true);
+    expect(constantTimeEqual('abc\u0000', 'abc')).toBe(false);
+    expect(constantTimeEqual('caf\u00e9', 'cafe\u0301')).toBe(false);
+    expect(constantTimeEqual('\u{1f511}key', '\u{1f511}key')).toBe(true);
   });
   it('accepts either rotation key and nothing else', () => {
     expect(edgeSecretMatches(K1, [K1, K2])).toBe(true);
