@@ -11,7 +11,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from '@wpfarm/common/node-http';
 import type { Registry } from '@wpfarm/common/registry/schema';
 import type { Logger } from 'pino';
-import { Agent } from 'undici';
 import { createBackRoute } from './back.ts';
 import type { Config } from './config.ts';
 import { upstreamError } from './errors.ts';
@@ -22,6 +21,7 @@ import { createMetrics, type RouterMetrics } from './metrics.ts';
 import { CacheNodes } from './nodes.ts';
 import { type RegistryHolder, reloadRegistry } from './registry-watch.ts';
 import { createTracing, type Tracing } from './tracing.ts';
+import { Agent } from './undici.ts';
 
 export interface AppDeps {
   config: Config;

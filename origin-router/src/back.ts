@@ -4,7 +4,6 @@
  */
 import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import type { Agent } from 'undici';
 import { admit, type Breaker, newBreaker, record, release } from './circuit-breaker.ts';
 import type { Config } from './config.ts';
 import { forwardedFor } from './edge-auth.ts';
@@ -16,6 +15,7 @@ import { attempt, upstreamHeaders } from './proxy.ts';
 import type { RegistryHolder } from './registry-watch.ts';
 import { findSite, freshnessHints, siteClass } from './site-lookup.ts';
 import { peerAttributes, type Tracing } from './tracing.ts';
+import type { Agent } from './undici.ts';
 
 export interface BackDeps {
   config: Config;

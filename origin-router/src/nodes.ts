@@ -3,7 +3,7 @@
  * probes + passive ejection, see node-health.ts), its in-flight count (for bounded load), and the
  * rendezvous ranking of each host, computed once per host and cached.
  */
-import { Pool, request } from 'undici';
+
 import type { Config, VarnishNode } from './config.ts';
 import {
   type HealthOptions,
@@ -14,6 +14,7 @@ import {
   refresh,
 } from './node-health.ts';
 import { rank } from './rendezvous.ts';
+import { Pool, request } from './undici.ts';
 
 export interface CacheNode {
   cfg: VarnishNode;
@@ -149,8 +150,9 @@ export class CacheNodes {
       this.list.map(async (node) => {
         let ok = false;
         try {
-          const r = await request(`${node.origin}${this.probe.path}`, {
-            dispatcher: node.probePool,
+          const r = await request(node.probePool, {
+            method: 'GET',
+            path: this.probe.path,
             headersTimeout: this.probe.timeoutMs,
             bodyTimeout: this.probe.timeoutMs,
             signal: AbortSignal.timeout(this.probe.timeoutMs),
