@@ -132,6 +132,9 @@ export function buildApp(deps: AppDeps): App {
       // Node checks header/request timeouts on this interval (default 30 s): keep it below them.
       connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(limits.headersTimeoutMs / 4))),
       requireHostHeader: true,
+      // A cached page (tens of KB) is written in one go without tripping backpressure on every
+      // response: with the default 16 KB, each write returned false and paused the upstream.
+      highWaterMark: 64 * 1024,
     },
     onRequest,
   );
