@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig as purgerConfig } from '@wpfarm/cache-purger/config';
 import { loadConfig as routerConfig } from '@wpfarm/origin-router/config';
+import { ROUTER_RUNTIME_ENV } from '@wpfarm/origin-router/runtime';
 import { loadConfig as healthConfig } from '@wpfarm/proxysql-health/config';
 import { loadBridgeConfig } from '@wpfarm/telemetry/bridge/config';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -51,8 +52,8 @@ function namedIn(...workspaces: string[]): Set<string> {
   return out;
 }
 
-/** Read by the OpenTelemetry SDK (telemetry's --import) or by Node itself, not by the service's config. */
-const SDK_VARS = /^(OTEL_|NODE_OPTIONS$)/;
+/** Read by the OpenTelemetry SDK (telemetry's --import), by Node or by glibc, not by the service's config. */
+const SDK_VARS = /^(OTEL_|NODE_OPTIONS$|MALLOC_ARENA_MAX$)/;
 
 describe('origin-router', () => {
   it.each([
@@ -73,6 +74,13 @@ describe('origin-router', () => {
     // the grace period covers the drain the router was configured with
     expect(config.drain.delayMs + config.drain.timeoutMs).toBeLessThan(50_000);
   });
+
+  it.each(['router-front', 'router-back'])(
+    '%s runs with the runtime settings the benchmark measured',
+    (name) => {
+      expect(envOf(services[name]!)).toMatchObject(ROUTER_RUNTIME_ENV);
+    },
+  );
 
   it('without the rendered secrets the front router refuses to start, naming the variable', () => {
     expect(() => routerConfig(envOf(services['router-front']!))).toThrow(/EDGE_AUTH_KEYS/);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { FarmComponent } from '@wpfarm/common/farm-contract';
+import { routerProcessEnv } from './runtime.ts';
 
 /**
  * The origin-router in the local farm: the back role (Varnish's backend, stage 20) and the
@@ -7,11 +8,6 @@ import type { FarmComponent } from '@wpfarm/common/farm-contract';
  * backend at `router-back` when `origin-router-back` takes part.
  */
 const SERVER = 'origin-router/src/server.ts';
-
-/** Appends the router's V8 setting to whatever NODE_OPTIONS the farm passes (e.g. the telemetry --import). */
-function nodeOptions(env: NodeJS.ProcessEnv): string {
-  return `${env.NODE_OPTIONS ?? ''} --max-semi-space-size=4`.trim();
-}
 
 export const farm: FarmComponent[] = [
   {
@@ -24,17 +20,18 @@ export const farm: FarmComponent[] = [
         name: 'origin-router-back',
         command: process.execPath,
         args: [join(ctx.root, SERVER)],
-        env: ctx.env({
-          ROUTER_ROLE: 'back',
-          HOST: '127.0.0.1',
-          PORT: String(port),
-          METRICS_HOST: '127.0.0.1',
-          METRICS_PORT: String(metricsPort),
-          REGISTRY_FILE: ctx.registryFile,
-          TRUSTED_HOPS: '127.0.0.1/32,::1',
-          DRAIN_DELAY_MS: '500',
-          NODE_OPTIONS: nodeOptions(ctx.env()),
-        }),
+        env: routerProcessEnv(
+          ctx.env({
+            ROUTER_ROLE: 'back',
+            HOST: '127.0.0.1',
+            PORT: String(port),
+            METRICS_HOST: '127.0.0.1',
+            METRICS_PORT: String(metricsPort),
+            REGISTRY_FILE: ctx.registryFile,
+            TRUSTED_HOPS: '127.0.0.1/32,::1',
+            DRAIN_DELAY_MS: '500',
+          }),
+        ),
         logFile: 'origin-router-back.log',
         ready: { http: `http://127.0.0.1:${port}/ping`, status: 200 },
       });
@@ -61,19 +58,20 @@ export const farm: FarmComponent[] = [
         name: 'origin-router-front',
         command: process.execPath,
         args: [join(ctx.root, SERVER)],
-        env: ctx.env({
-          ROUTER_ROLE: 'front',
-          HOST: '127.0.0.1',
-          PORT: String(port),
-          METRICS_HOST: '127.0.0.1',
-          METRICS_PORT: String(metricsPort),
-          REGISTRY_FILE: ctx.registryFile,
-          VARNISH_NODES: nodes,
-          TRUSTED_HOPS: '127.0.0.1/32,::1',
-          DRAIN_DELAY_MS: '500',
-          NODE_OPTIONS: nodeOptions(ctx.env()),
-          // EDGE_AUTH_KEYS comes from ctx.env (the farm's generated secrets).
-        }),
+        env: routerProcessEnv(
+          ctx.env({
+            ROUTER_ROLE: 'front',
+            HOST: '127.0.0.1',
+            PORT: String(port),
+            METRICS_HOST: '127.0.0.1',
+            METRICS_PORT: String(metricsPort),
+            REGISTRY_FILE: ctx.registryFile,
+            VARNISH_NODES: nodes,
+            TRUSTED_HOPS: '127.0.0.1/32,::1',
+            DRAIN_DELAY_MS: '500',
+            // EDGE_AUTH_KEYS comes from ctx.env (the farm's generated secrets).
+          }),
+        ),
         logFile: 'origin-router-front.log',
         ready: { http: `http://127.0.0.1:${port}/ping`, status: 200 },
       });
