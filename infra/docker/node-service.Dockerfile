@@ -3,7 +3,7 @@
 #   docker build -f infra/docker/node-service.Dockerfile --build-arg WORKSPACE=origin-router \
 #     --build-arg HEALTH_URL=http://127.0.0.1:8080/ping -t $IMAGE_REGISTRY/origin-router:$FARM_VERSION .
 # Node 24 runs the TypeScript sources directly (type stripping): there is no build step and the
-# image ships src/ as written. The runtime stage has no npm, no compiler, no dev dependencies.
+# image ships src/ as written (plus Node's compile cache of them, warmed below). The runtime stage has no npm, no compiler, no dev dependencies.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS deps
@@ -45,6 +45,16 @@ COPY --chown=root:root telemetry/src telemetry/src
 COPY --chown=root:root ${WORKSPACE}/package.json ${WORKSPACE}/
 COPY --chown=root:root ${WORKSPACE}/src ${WORKSPACE}/src
 COPY --chown=root:root infra/docker/healthcheck.ts infra/docker/healthcheck.ts
+# Node's compile cache (type-stripped sources and V8 code), warmed at build time: the service then
+# starts without loading the TypeScript stripper (~25 MB of resident memory for the life of the
+# process, measured by `npm run bench -- origin-router`) and starts faster. Warmed by starting the
+# service with an empty environment: it loads every module, refuses the missing config, exits.
+ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
+RUN cd /app/${WORKSPACE} \
+    && (env -i PATH="$PATH" NODE_COMPILE_CACHE="$NODE_COMPILE_CACHE" \
+          OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 \
+          node --import @wpfarm/telemetry/register src/server.ts > /dev/null 2>&1 || true) \
+    && test -n "$(ls -A "$NODE_COMPILE_CACHE")"
 # The node image's unprivileged user (uid 1000); code is owned by root and read-only to it.
 USER node
 # Exec form, node as PID 1: SIGTERM reaches the service's own handler (graceful drain). The

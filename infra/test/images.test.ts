@@ -4,10 +4,11 @@
  * npm), exec-form health checks, and every COPY source present in the repository. The health
  * check script runs for real against a local server.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IMAGES } from '../src/images.ts';
 import { allStacks } from '../src/stacks.ts';
@@ -90,6 +91,45 @@ describe('node-service.Dockerfile', () => {
     }
     expect(existsSync(join(ROOT, ws, 'src/server.ts')), `${ws}/src/server.ts`).toBe(true);
   });
+
+  it.each(serviceImages)(
+    '%s: the compile-cache warm-up of the image fills the cache, and a start from it strips no TypeScript',
+    async (_name, recipe) => {
+      const ws = recipe.args!.WORKSPACE!;
+      const cacheDir = final.find((i) => i.op === 'ENV' && i.args.startsWith('NODE_COMPILE_CACHE='))?.args;
+      expect(cacheDir).toBe('NODE_COMPILE_CACHE=/app/.node-compile-cache');
+      const warm = final.find((i) => i.op === 'RUN' && i.args.includes('NODE_COMPILE_CACHE'))!;
+      // it runs as root before the image drops to the node user (the cache is then read-only)
+      expect(final.indexOf(warm)).toBeLessThan(final.findIndex((i) => i.op === 'USER'));
+      const cache = mkdtempSync(join(tmpdir(), 'compile-cache-'));
+      try {
+        const env = {
+          PATH: `${dirname(process.execPath)}:/usr/bin:/bin`,
+          NODE_COMPILE_CACHE: cache,
+          WORKSPACE: ws,
+        };
+        // The RUN line itself, with the image's /app standing for this checkout.
+        const r = await run('bash', ['-c', warm.args.replaceAll('/app/', `${ROOT}/`)], { env });
+        expect(r.code, r.stderr).toBe(0);
+        expect(readdirSync(cache, { recursive: true }).length).toBeGreaterThan(10);
+        const probe = `process.on('exit', () => console.error('amaro loaded:', process.moduleLoadList.some((m) => m.includes('amaro'))))`;
+        const again = await run(
+          process.execPath,
+          [
+            '--import',
+            `data:text/javascript,${encodeURIComponent(probe)}`,
+            '--import',
+            '@wpfarm/telemetry/register',
+            'src/server.ts',
+          ],
+          { cwd: join(ROOT, ws), env: { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4317' } },
+        );
+        expect(again.stderr).toContain('amaro loaded: false');
+      } finally {
+        rmSync(cache, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('telemetry: the preload every image starts with (telemetry/src/register.ts) and the bridge server exist', () => {
     expect(existsSync(join(ROOT, 'telemetry/src')), 'telemetry/src (the telemetry component)').toBe(true);
