@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { startNginx } from '@wpfarm/common/peers/nginx';
 import { startVarnish, type VarnishInstance } from '@wpfarm/common/peers/varnish';
 import { freePort, type ManagedProcess, startProcess } from '@wpfarm/common/process/managed';
+import { routerProcessEnv } from '@wpfarm/origin-router/runtime';
+import { measureLatency } from '../latency.ts';
 import { type LoadFigures, measure, ratio } from '../load.ts';
 import type { Benchmark } from '../types.ts';
 
@@ -14,7 +16,14 @@ import type { Benchmark } from '../types.ts';
  * HAProxy (1 thread, `balance hdr(host)` + `hash-type consistent`) and nginx (1 worker,
  * `hash $host consistent`, upstream keepalive) doing the same job, and against Varnish directly
  * (the floor). 46 KB page served as a Varnish hit, 50 connections. Every system under test is its
- * own process; the router's RSS is sampled from /proc while it is under load.
+ * own process; the router's RSS is sampled from /proc while it is under load, and each proxy's CPU
+ * time is read from /proc around its runs.
+ *
+ * Two phases: saturation (autocannon as fast as it goes: requests/s, CPU per request) and a fixed
+ * load the router carries easily (LATENCY_RATE, open loop: what each proxy adds to the floor's
+ * p99). At saturation a p99 is queueing: 50 connections over N requests/s wait 50/N s on average
+ * (Little's law), so a proxy slower than the floor shows an added p99 of milliseconds whatever it
+ * does per request; that figure is reported too (router_p99_ms vs varnish_direct_p99_ms).
  */
 const HOST = 'alpha.farm.test';
 
@@ -24,6 +33,9 @@ sites:
   - { id: beta, host: beta.farm.test, upstream: "http://127.0.0.1:1", webhookSecretRef: W }
   - { id: gamma, host: gamma.farm.test, upstream: "http://127.0.0.1:1", webhookSecretRef: W }
 `;
+
+/** Requests/s of the latency phase: about a fifth of what the router serves here at saturation. */
+const LATENCY_RATE = 3000;
 
 /** Highest VmRSS (bytes) of `pid` seen while `during` runs, sampled every 100 ms. */
 async function peakRss<T>(pid: number, during: Promise<T>): Promise<{ result: T; rss: number }> {
@@ -46,6 +58,21 @@ async function peakRss<T>(pid: number, during: Promise<T>): Promise<{ result: T;
   }
 }
 
+/** Every process (pid) of a process group. */
+function groupPids(pgid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid) out.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 /**
  * Pins every process (all threads) of a process group to `cpu`: each proxy under test gets the
  * same single core, as the goals say ("with the router on one core"). Best effort: without
@@ -53,19 +80,30 @@ async function peakRss<T>(pid: number, during: Promise<T>): Promise<{ result: T;
  */
 function pinGroup(pgid: number, cpu: number): boolean {
   let pinned = false;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const pid of groupPids(pgid)) {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      if (pgrp !== pgid) continue;
-      execFileSync('taskset', ['-a', '-p', '-c', String(cpu), entry], { stdio: 'ignore' });
+      execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
       pinned = true;
     } catch {
       // gone, or no taskset
     }
   }
   return pinned;
+}
+
+/** CPU time (user + system, ms) used so far by the processes of a group (clock ticks of 10 ms). */
+function groupCpuMs(pgid: number): number {
+  let ticks = 0;
+  for (const pid of groupPids(pgid)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks * 10;
 }
 
 function check(name: string, f: LoadFigures): void {
@@ -104,12 +142,23 @@ const bench: Benchmark = {
 
       const key = randomBytes(24).toString('hex');
       const routerPort = await freePort();
+      const server = join(root, 'origin-router/src/server.ts');
+      // As in the image (infra/docker/node-service.Dockerfile): Node's compile cache, warmed by a
+      // start that loads every module and exits on its missing config, so the router strips no
+      // TypeScript at start (the stripper would stay resident).
+      const compileCache = join(ctx.dir, 'node-compile-cache');
+      spawnSync(process.execPath, [server], {
+        env: { PATH: process.env.PATH, NODE_COMPILE_CACHE: compileCache },
+        stdio: 'ignore',
+      });
       const router: ManagedProcess = await startProcess({
         name: 'origin-router-front',
         command: process.execPath,
-        args: [join(root, 'origin-router/src/server.ts')],
-        env: {
+        args: [server],
+        // The router's runtime settings (origin-router/src/runtime.ts), as in the Swarm stack.
+        env: routerProcessEnv({
           ...process.env,
+          NODE_COMPILE_CACHE: compileCache,
           ROUTER_ROLE: 'front',
           HOST: '127.0.0.1',
           PORT: String(routerPort),
@@ -120,10 +169,7 @@ const bench: Benchmark = {
           EDGE_AUTH_KEYS: key,
           LOG_LEVEL: 'warn',
           DRAIN_DELAY_MS: '0',
-          // The deployment's V8 setting (origin-router/README.md): a small young generation keeps
-          // RSS near the live set; without it V8 sizes semi-spaces from the host's RAM.
-          NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=4`.trim(),
-        },
+        }),
         logFile: join(ctx.dir, 'router.log'),
         ready: { http: `http://127.0.0.1:${routerPort}/ping`, status: 200 },
       });
@@ -221,7 +267,14 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
         ['haproxy', haproxyPort],
         ['nginx', nginx.port],
       ];
+      const groups: Record<string, number> = {
+        router: router.pid,
+        haproxy: haproxy.pid,
+        nginx: nginx.process.pid,
+      };
       const best = new Map<string, LoadFigures>();
+      /** CPU µs per request of each proxy, from its best run (the warm-up's requests estimated at that run's rate). */
+      const cpuPerRequest = new Map<string, number>();
       let rss = 0;
       for (let round = 0; round < rounds; round++) {
         for (let k = 0; k < targetsInOrder.length; k++) {
@@ -229,6 +282,8 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
           ctx.log(
             `round ${round + 1}/${rounds}: ${name === 'varnish' ? `varnish direct (${nodeId})` : name} ...`,
           );
+          const group = groups[name];
+          const cpu0 = group ? groupCpuMs(group) : 0;
           let f: LoadFigures;
           if (name === 'router') {
             const m = await peakRss(router.pid, load(port));
@@ -237,13 +292,44 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
           } else f = await load(port);
           check(name, f);
           const prev = best.get(name);
-          if (!prev || f.rps > prev.rps) best.set(name, f);
+          if (!prev || f.rps > prev.rps) {
+            best.set(name, f);
+            if (group)
+              cpuPerRequest.set(
+                name,
+                Math.round(((groupCpuMs(group) - cpu0) * 1000) / (f.total + f.rps * warmupSeconds)),
+              );
+          }
         }
       }
       const floor = best.get('varnish')!;
       const r = best.get('router')!;
       const h = best.get('haproxy')!;
       const n = best.get('nginx')!;
+
+      // What each proxy adds to the floor's p99 at a load all of them carry: lowest p99 of the
+      // rounds per target (interference only adds latency), order rotated.
+      const p99At = new Map<string, number>();
+      for (let round = 0; round < rounds; round++) {
+        for (let k = 0; k < targetsInOrder.length; k++) {
+          const [name, port] = targetsInOrder[(k + round) % targetsInOrder.length]!;
+          ctx.log(`latency round ${round + 1}/${rounds}: ${name} at ${LATENCY_RATE} req/s ...`);
+          const l = await measureLatency({
+            url: `http://127.0.0.1:${port}/`,
+            rate: LATENCY_RATE,
+            connections: 50,
+            seconds: ctx.seconds,
+            warmupSeconds,
+            headers,
+          });
+          if (l.errors || l.nonOk)
+            throw new Error(
+              `${name}: ${l.errors} errors and ${l.nonOk} non-200 answers at ${LATENCY_RATE} req/s`,
+            );
+          p99At.set(name, Math.min(p99At.get(name) ?? Number.POSITIVE_INFINITY, l.p99));
+        }
+      }
+      const added = (name: string) => Math.round((p99At.get(name)! - p99At.get('varnish')!) * 1000) / 1000;
 
       return {
         figures: {
@@ -255,7 +341,14 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
           nginx_p99_ms: n.p99,
           varnish_direct_rps: floor.rps,
           varnish_direct_p99_ms: floor.p99,
-          router_added_p99_ms: r.p99 - floor.p99,
+          router_cpu_us_per_req: cpuPerRequest.get('router')!,
+          haproxy_cpu_us_per_req: cpuPerRequest.get('haproxy')!,
+          nginx_cpu_us_per_req: cpuPerRequest.get('nginx')!,
+          [`varnish_direct_p99_ms_at_${LATENCY_RATE}`]: p99At.get('varnish')!,
+          [`router_p99_ms_at_${LATENCY_RATE}`]: p99At.get('router')!,
+          router_added_p99_ms: added('router'),
+          haproxy_added_p99_ms: added('haproxy'),
+          nginx_added_p99_ms: added('nginx'),
           router_rss_mb: Math.round(rss / 1024 / 1024),
         },
         ratios: {
@@ -274,7 +367,9 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
           pinned
             ? `Each proxy pinned to CPU ${cpu} (taskset); varnishd and autocannon unpinned.`
             : 'Proxies NOT pinned (taskset unavailable): they compete for every core.',
-          `Best of ${ctx.quick ? 2 : 3} rounds per target, order rotated each round; the load generator shares the cores with the systems under test: compare ratios within one run only.`,
+          `Best of ${rounds} rounds per target, order rotated each round; the load generator shares the cores with the systems under test: compare ratios within one run only.`,
+          `*_added_p99_ms: p99 over the floor's at ${LATENCY_RATE} req/s open loop, 50 connections (bench/src/latency.ts). At saturation p99 is queueing (router_p99_ms vs varnish_direct_p99_ms).`,
+          'The router runs with its deployment settings (origin-router/src/runtime.ts) and a warm Node compile cache, as in the image.',
         ],
       };
     } finally {
