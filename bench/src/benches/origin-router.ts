@@ -1,6 +1,6 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { startNginx } from '@wpfarm/common/peers/nginx';
@@ -9,6 +9,7 @@ import { freePort, type ManagedProcess, startProcess } from '@wpfarm/common/proc
 import { routerProcessEnv } from '@wpfarm/origin-router/runtime';
 import { measureLatency } from '../latency.ts';
 import { type LoadFigures, measure, ratio } from '../load.ts';
+import { clockTicks, groupCpuTicks, pinGroup } from '../proc.ts';
 import type { Benchmark } from '../types.ts';
 
 /**
@@ -56,54 +57,6 @@ async function peakRss<T>(pid: number, during: Promise<T>): Promise<{ result: T;
   } finally {
     clearInterval(timer);
   }
-}
-
-/** Every process (pid) of a process group. */
-function groupPids(pgid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid) out.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-/**
- * Pins every process (all threads) of a process group to `cpu`: each proxy under test gets the
- * same single core, as the goals say ("with the router on one core"). Best effort: without
- * taskset the run is unpinned and says so.
- */
-function pinGroup(pgid: number, cpu: number): boolean {
-  let pinned = false;
-  for (const pid of groupPids(pgid)) {
-    try {
-      execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
-      pinned = true;
-    } catch {
-      // gone, or no taskset
-    }
-  }
-  return pinned;
-}
-
-/** CPU time (user + system, ms) used so far by the processes of a group (clock ticks of 10 ms). */
-function groupCpuMs(pgid: number): number {
-  let ticks = 0;
-  for (const pid of groupPids(pgid)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks * 10;
 }
 
 function check(name: string, f: LoadFigures): void {
@@ -227,9 +180,11 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
       });
       procs.push(nginx);
 
+      // Each proxy gets the same single core, as the goals say ("with the router on one core");
+      // without taskset the run is unpinned and its notes say so.
       const cpu = cpus().length - 1;
       const pinned = [router.pid, haproxy.pid, nginx.process.pid]
-        .map((pid) => pinGroup(pid, cpu))
+        .map((pid) => pinGroup(pid, String(cpu)))
         .every(Boolean);
       const headers = { host: HOST, 'x-edge-auth': key, 'x-edge-host': HOST };
       const targets: [string, number][] = [
@@ -275,6 +230,7 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
       const best = new Map<string, LoadFigures>();
       /** CPU µs per request of each proxy, from its best run (the warm-up's requests estimated at that run's rate). */
       const cpuPerRequest = new Map<string, number>();
+      const clk = clockTicks();
       let rss = 0;
       for (let round = 0; round < rounds; round++) {
         for (let k = 0; k < targetsInOrder.length; k++) {
@@ -283,7 +239,7 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
             `round ${round + 1}/${rounds}: ${name === 'varnish' ? `varnish direct (${nodeId})` : name} ...`,
           );
           const group = groups[name];
-          const cpu0 = group ? groupCpuMs(group) : 0;
+          const cpu0 = group ? groupCpuTicks(group) : 0;
           let f: LoadFigures;
           if (name === 'router') {
             const m = await peakRss(router.pid, load(port));
@@ -297,7 +253,7 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
             if (group)
               cpuPerRequest.set(
                 name,
-                Math.round(((groupCpuMs(group) - cpu0) * 1000) / (f.total + f.rps * warmupSeconds)),
+                Math.round(((groupCpuTicks(group) - cpu0) * 1e6) / clk / (f.total + f.rps * warmupSeconds)),
               );
           }
         }

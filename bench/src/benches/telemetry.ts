@@ -1,6 +1,6 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,6 +9,7 @@ import { freePort, type ManagedProcess, startProcess } from '@wpfarm/common/proc
 import { type OtlpReceiver, startOtlpReceiver } from '@wpfarm/telemetry/testing/otlp-receiver';
 import { startStaticPage } from '../fixtures.ts';
 import { type LoadFigures, measure, ratio } from '../load.ts';
+import { affinity, clockTicks, cpuTicks, pin } from '../proc.ts';
 import { edgeJsonBody } from '../telemetry/spans.ts';
 import type { BenchContext, Benchmark, BenchResult } from '../types.ts';
 
@@ -339,42 +340,6 @@ function median(xs: number[]): number {
 /** The environment without OTEL_* variables: tracing is on only where a variant sets it. */
 function withoutOtel(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('OTEL_')));
-}
-
-/** The CPU list a process may run on (`0,1`, `0-3`), or undefined without taskset. */
-function affinity(pid: number): string | undefined {
-  try {
-    const out = execFileSync('taskset', ['-c', '-p', String(pid)], { encoding: 'utf8' });
-    return out.slice(out.lastIndexOf(':') + 1).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Pins every thread of `pid` to a CPU list; threads it starts later inherit it. False without taskset. */
-function pin(pid: number, cpuList: string): boolean {
-  try {
-    execFileSync('taskset', ['-a', '-c', '-p', cpuList, String(pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Clock ticks per second for /proc/<pid>/stat (USER_HZ, 100 on Linux almost everywhere). */
-function clockTicks(): number {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-}
-
-/** utime + stime of a process, all threads, in clock ticks. */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
 }
 
 /** Waits until the bridge's queue is empty (everything accepted was delivered or dropped). */
