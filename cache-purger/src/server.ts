@@ -1,3 +1,4 @@
+import { exitAfterWarmUp } from '@wpfarm/common/process/warm-up';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config.ts';
 import { startService } from './service.ts';
@@ -7,6 +8,8 @@ import { startService } from './service.ts';
  * service, and stops it gracefully on SIGTERM/SIGINT (intake closes first, in-flight deliveries
  * finish and are acknowledged, then Redis is closed) within SHUTDOWN_GRACE_MS.
  */
+exitAfterWarmUp(); // the image's compile-cache warm-up: every module is loaded by now
+
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'cache-purger' } });
 
 let config: ReturnType<typeof loadConfig>;

@@ -48,12 +48,13 @@ COPY --chown=root:root infra/docker/healthcheck.ts infra/docker/healthcheck.ts
 # Node's compile cache (type-stripped sources and V8 code), warmed at build time: the service then
 # starts without loading the TypeScript stripper (~25 MB of resident memory for the life of the
 # process, measured by `npm run bench -- origin-router`) and starts faster. Warmed by starting the
-# service with an empty environment: it loads every module, refuses the missing config, exits.
+# service with `--warm-up` (common/src/process/warm-up.ts): it loads every module and exits 0
+# before reading any config or opening a port.
 ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
 RUN cd /app/${WORKSPACE} \
-    && (env -i PATH="$PATH" NODE_COMPILE_CACHE="$NODE_COMPILE_CACHE" \
-          OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 \
-          node --import @wpfarm/telemetry/register src/server.ts > /dev/null 2>&1 || true) \
+    && env -i PATH="$PATH" NODE_COMPILE_CACHE="$NODE_COMPILE_CACHE" \
+         OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 \
+         node --import @wpfarm/telemetry/register src/server.ts --warm-up \
     && test -n "$(ls -A "$NODE_COMPILE_CACHE")"
 # The node image's unprivileged user (uid 1000); code is owned by root and read-only to it.
 USER node

@@ -92,8 +92,10 @@ describe('node-service.Dockerfile', () => {
     expect(existsSync(join(ROOT, ws, 'src/server.ts')), `${ws}/src/server.ts`).toBe(true);
   });
 
-  it.each(serviceImages)(
-    '%s: the compile-cache warm-up of the image fills the cache, and a start from it strips no TypeScript',
+  // Every Node image, the telemetry bridge included, runs the warm-up at build time.
+  const nodeImages = Object.entries(IMAGES).filter(([, r]) => r.dockerfile === NODE);
+  it.each(nodeImages)(
+    '%s: the compile-cache warm-up of the image exits 0 on an empty environment, fills the cache, and a load from it strips no TypeScript',
     async (_name, recipe) => {
       const ws = recipe.args!.WORKSPACE!;
       const cacheDir = final.find((i) => i.op === 'ENV' && i.args.startsWith('NODE_COMPILE_CACHE='))?.args;
@@ -121,9 +123,11 @@ describe('node-service.Dockerfile', () => {
             '--import',
             '@wpfarm/telemetry/register',
             'src/server.ts',
+            '--warm-up',
           ],
           { cwd: join(ROOT, ws), env: { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4317' } },
         );
+        expect(again.code, again.stderr).toBe(0);
         expect(again.stderr).toContain('amaro loaded: false');
       } finally {
         rmSync(cache, { recursive: true, force: true });

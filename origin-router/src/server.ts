@@ -3,12 +3,15 @@
  * loads the registry, builds the app, listens, and handles signals: SIGHUP reloads the
  * registry, SIGTERM/SIGINT drain (/ping 503 first, then close, then exit).
  */
+import { exitAfterWarmUp } from '@wpfarm/common/process/warm-up';
 import { loadRegistry } from '@wpfarm/common/registry/load';
 import { formatIssue, RegistryError } from '@wpfarm/common/registry/schema';
 import pino from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, loadConfig } from './config.ts';
 import { watchRegistry } from './registry-watch.ts';
+
+exitAfterWarmUp(); // the image's compile-cache warm-up: every module is loaded by now
 
 const logger = pino({ level: process.env.LOG_LEVEL || 'info', base: { service: 'origin-router' } });
 

@@ -3,9 +3,12 @@
  * builds the app, starts the background checker, listens, and stops on SIGTERM/SIGINT.
  * Probes answer 503 until the first evaluation has run.
  */
+import { exitAfterWarmUp } from '@wpfarm/common/process/warm-up';
 import pino from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, loadConfig } from './config.ts';
+
+exitAfterWarmUp(); // the image's compile-cache warm-up: every module is loaded by now
 
 const logger = pino({
   level: process.env.LOG_LEVEL || 'info',

@@ -4,11 +4,14 @@
  * `site.id` when REGISTRY_FILE is set, listens, and on SIGTERM/SIGINT refuses new spans and
  * delivers what is queued within BRIDGE_SHUTDOWN_MS.
  */
+import { exitAfterWarmUp } from '@wpfarm/common/process/warm-up';
 import { loadRegistry } from '@wpfarm/common/registry/load';
 import { lookupHost } from '@wpfarm/common/registry/schema';
 import pino from 'pino';
 import { createBridge } from './bridge/app.ts';
 import { type BridgeConfig, loadBridgeConfig } from './bridge/config.ts';
+
+exitAfterWarmUp(); // the image's compile-cache warm-up: every module is loaded by now
 
 const logger = pino({
   level: process.env.LOG_LEVEL || 'info',

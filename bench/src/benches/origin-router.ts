@@ -97,10 +97,10 @@ const bench: Benchmark = {
       const routerPort = await freePort();
       const server = join(root, 'origin-router/src/server.ts');
       // As in the image (infra/docker/node-service.Dockerfile): Node's compile cache, warmed by a
-      // start that loads every module and exits on its missing config, so the router strips no
-      // TypeScript at start (the stripper would stay resident).
+      // `--warm-up` start that loads every module and exits, so the router strips no TypeScript
+      // at start (the stripper would stay resident).
       const compileCache = join(ctx.dir, 'node-compile-cache');
-      spawnSync(process.execPath, [server], {
+      spawnSync(process.execPath, [server, '--warm-up'], {
         env: { PATH: process.env.PATH, NODE_COMPILE_CACHE: compileCache },
         stdio: 'ignore',
       });
