@@ -9,7 +9,7 @@ PACKAGES=(
   nginx-light haproxy wrk          # baselines and demo origins in benchmarks
   prometheus prometheus-alertmanager  # promtool / amtool for infra checks
   php-cli php-curl                 # the WordPress mu-plugin's tests
-  procps iproute2 ca-certificates
+  procps iproute2 ca-certificates openssl  # openssl: test certificates (router TLS upstreams)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

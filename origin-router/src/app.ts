@@ -21,7 +21,7 @@ import { createMetrics, type RouterMetrics } from './metrics.ts';
 import { CacheNodes } from './nodes.ts';
 import { type RegistryHolder, reloadRegistry } from './registry-watch.ts';
 import { createTracing, type Tracing } from './tracing.ts';
-import { Agent } from './undici.ts';
+import { UpstreamAgent } from './upstream.ts';
 
 export interface AppDeps {
   config: Config;
@@ -72,11 +72,11 @@ export function buildApp(deps: AppDeps): App {
 
   const agent =
     role === 'back'
-      ? new Agent({
+      ? new UpstreamAgent({
           connections: config.upstream.connections,
-          connect: { timeout: config.upstream.connectTimeoutMs },
-          headersTimeout: config.upstream.headersTimeoutMs,
-          bodyTimeout: config.upstream.bodyTimeoutMs,
+          connectTimeoutMs: config.upstream.connectTimeoutMs,
+          headersTimeoutMs: config.upstream.headersTimeoutMs,
+          bodyTimeoutMs: config.upstream.bodyTimeoutMs,
         })
       : undefined;
 

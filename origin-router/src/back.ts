@@ -15,12 +15,12 @@ import { attempt, upstreamHeaders } from './proxy.ts';
 import type { RegistryHolder } from './registry-watch.ts';
 import { findSite, freshnessHints, siteClass } from './site-lookup.ts';
 import { peerAttributes, type Tracing } from './tracing.ts';
-import type { Agent } from './undici.ts';
+import type { UpstreamAgent } from './upstream.ts';
 
 export interface BackDeps {
   config: Config;
   holder: RegistryHolder;
-  agent: Agent;
+  agent: UpstreamAgent;
   metrics: RouterMetrics;
   tracing: Tracing;
   logger: Logger;
@@ -92,8 +92,7 @@ export function createBackRoute(d: BackDeps): (c: Ctx) => void {
     responseHeaders.push(...freshnessHints(site));
     const b = breaker;
     attempt({
-      dispatcher: agent!,
-      origin: site.upstream,
+      pool: agent.pool(site.upstream),
       method: req.method ?? 'GET',
       path: req.url ?? '/',
       headers: sent,

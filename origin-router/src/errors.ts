@@ -1,4 +1,5 @@
 /** The origin-router's errors: a stable `code`, the HTTP status it renders as, and a `cause`. */
+import { UPSTREAM_TIMEOUT_CODES } from './upstream.ts';
 
 export const ERRORS = Object.freeze({
   EDGE_AUTH_FAILED: { status: 403, message: 'edge authentication failed' },
@@ -32,15 +33,11 @@ export class RouterError extends Error {
   }
 }
 
-/** Maps an upstream client error (undici codes) to the router's error. */
+/** Maps an upstream client error (upstream.ts codes, socket codes) to the router's error. */
 export function upstreamError(err: unknown): RouterError {
   if (err instanceof RouterError) return err; // e.g. BODY_TOO_LARGE raised while streaming the body up
   const code = (err as { code?: string } | null)?.code ?? '';
-  const timeout =
-    code === 'UND_ERR_CONNECT_TIMEOUT' ||
-    code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT';
-  return new RouterError(timeout ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE', {
+  return new RouterError(UPSTREAM_TIMEOUT_CODES.has(code) ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE', {
     cause: err,
     detail: code || undefined,
   });

@@ -104,7 +104,7 @@ export function createFrontRoute(d: FrontDeps): (c: Ctx) => void {
         );
       }
       attempt({
-        dispatcher: node.pool,
+        pool: node.pool,
         method,
         path: req.url ?? '/',
         headers: sent,

@@ -1,5 +1,5 @@
 /**
- * The front router's cache nodes: one keep-alive undici Pool per Varnish node, its health (active
+ * The front router's cache nodes: one keep-alive upstream pool per Varnish node, its health (active
  * probes + passive ejection, see node-health.ts), its in-flight count (for bounded load), and the
  * rendezvous ranking of each host, computed once per host and cached.
  */
@@ -14,13 +14,13 @@ import {
   refresh,
 } from './node-health.ts';
 import { rank } from './rendezvous.ts';
-import { Pool, request } from './undici.ts';
+import { requestStatus, UpstreamPool } from './upstream.ts';
 
 export interface CacheNode {
   cfg: VarnishNode;
   origin: string;
-  pool: Pool;
-  probePool: Pool;
+  pool: UpstreamPool;
+  probePool: UpstreamPool;
   health: NodeHealth;
   inflight: number;
 }
@@ -58,15 +58,19 @@ export class CacheNodes {
       return {
         cfg,
         origin,
-        pool: new Pool(origin, {
+        pool: new UpstreamPool(origin, {
           connections: u.connections,
-          connect: { timeout: u.connectTimeoutMs },
-          headersTimeout: u.headersTimeoutMs,
-          bodyTimeout: u.bodyTimeoutMs,
-          pipelining: 1,
+          connectTimeoutMs: u.connectTimeoutMs,
+          headersTimeoutMs: u.headersTimeoutMs,
+          bodyTimeoutMs: u.bodyTimeoutMs,
         }),
         // Probes use their own connection so they never queue behind busy request sockets.
-        probePool: new Pool(origin, { connections: 1, connect: { timeout: this.probe.timeoutMs } }),
+        probePool: new UpstreamPool(origin, {
+          connections: 1,
+          connectTimeoutMs: this.probe.timeoutMs,
+          headersTimeoutMs: this.probe.timeoutMs,
+          bodyTimeoutMs: this.probe.timeoutMs,
+        }),
         health: newHealth(),
         inflight: 0,
       };
@@ -150,15 +154,7 @@ export class CacheNodes {
       this.list.map(async (node) => {
         let ok = false;
         try {
-          const r = await request(node.probePool, {
-            method: 'GET',
-            path: this.probe.path,
-            headersTimeout: this.probe.timeoutMs,
-            bodyTimeout: this.probe.timeoutMs,
-            signal: AbortSignal.timeout(this.probe.timeoutMs),
-          });
-          await r.body.dump();
-          ok = r.statusCode === 200;
+          ok = (await requestStatus(node.probePool, 'GET', this.probe.path)) === 200;
         } catch {
           ok = false;
         }

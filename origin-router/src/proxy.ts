@@ -1,13 +1,11 @@
 /**
- * The streaming forwarder: one upstream attempt through an undici dispatcher, response bytes
- * written to the client as they arrive (backpressure both ways), no buffering.
- *
- * It uses undici's callback handler (onConnect/onHeaders/onData/onComplete/onError): undici
- * hands it raw header buffers without building a headers object, which is measurably cheaper
- * on the hot path than the controller-style handler or `stream()`/`request()`.
+ * The streaming forwarder: one upstream attempt through the router's upstream pool
+ * (upstream.ts), response bytes written to the client as they arrive (backpressure both ways),
+ * no buffering.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
+import type { ResponseHandler, UpstreamPool } from './upstream.ts';
 
 /** Request headers never forwarded (hop-by-hop, and ours: set or checked by the router). */
 export const DROP_REQUEST_HEADERS: ReadonlySet<string> = new Set([
@@ -24,7 +22,7 @@ export const DROP_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   'x-edge-host',
   'x-forwarded-for',
   'x-request-id',
-  // Node's server already answered the client's 100-continue; undici refuses the header.
+  // Node's server already answered the client's 100-continue.
   'expect',
 ]);
 
@@ -87,12 +85,11 @@ export interface AttemptResult {
 }
 
 export interface AttemptOptions {
-  dispatcher: Dispatcher;
-  origin?: string;
+  pool: UpstreamPool;
   method: string;
   path: string;
   headers: string[];
-  body: Dispatcher.DispatchOptions['body'];
+  body: Readable | null;
   req: IncomingMessage;
   res: ServerResponse;
   /** When true, a 503 from the upstream is refused (outcome `retry`) unless it says maintenance. */
@@ -105,29 +102,21 @@ export interface AttemptOptions {
 
 const RETRY = new Error('refused for retry');
 
+/** Lengths of the response header names the handler reads or drops. */
+const LOOKED_AT_LENGTHS: ReadonlySet<number> = new Set(
+  [...DROP_RESPONSE_HEADERS, 'x-cache', 'x-router-maintenance'].map((n) => n.length),
+);
+
 /** One upstream attempt, streamed. Calls `opts.done` exactly once. */
 export function attempt(opts: AttemptOptions): void {
   const h = new Handler(opts);
   opts.res.once('close', h.onClientClose);
-  try {
-    opts.dispatcher.dispatch(
-      {
-        origin: opts.origin,
-        method: opts.method as Dispatcher.HttpMethod,
-        path: opts.path,
-        headers: opts.headers,
-        body: opts.body,
-      },
-      h as unknown as Dispatcher.DispatchHandler,
-    );
-  } catch (err) {
-    h.onError(err as Error);
-  }
+  opts.pool.dispatch({ method: opts.method, path: opts.path, headers: opts.headers, body: opts.body }, h);
 }
 
-class Handler {
+class Handler implements ResponseHandler {
   private readonly o: AttemptOptions;
-  private abortFn: ((err?: Error) => void) | undefined;
+  private abortFn: ((err: Error) => void) | undefined;
   private resumeFn: (() => void) | undefined;
   private status = 0;
   private cache = '';
@@ -149,7 +138,7 @@ class Handler {
     this.onDrain = () => this.resumeFn?.();
   }
 
-  onConnect(abort: (err?: Error) => void): void {
+  onConnect(abort: (err: Error) => void): void {
     this.abortFn = abort;
     if (this.o.res.destroyed) {
       this.clientClosed = true;
@@ -157,21 +146,21 @@ class Handler {
     }
   }
 
-  onResponseStarted(): void {}
-
-  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
-    if (status < 200) return true; // 1xx (100-continue): Node answers the client itself
+  onHeaders(status: number, headers: string[], resume: () => void): void {
     const res = this.o.res;
     const out = this.o.responseHeaders;
     const base = out.length;
     let maintenance = false;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toString('latin1');
-      const lower = name.toLowerCase();
-      if (DROP_RESPONSE_HEADERS.has(lower)) continue;
-      const value = raw[i + 1]!.toString('latin1');
-      if (lower === 'x-cache') this.cache = value;
-      else if (lower === 'x-router-maintenance') maintenance = true;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      const value = headers[i + 1]!;
+      // Only names as long as one this loop looks for are lowercased (most are not).
+      if (LOOKED_AT_LENGTHS.has(name.length)) {
+        const lower = name.toLowerCase();
+        if (DROP_RESPONSE_HEADERS.has(lower)) continue;
+        if (lower === 'x-cache') this.cache = value;
+        else if (lower === 'x-router-maintenance') maintenance = true;
+      }
       out.push(name, value);
     }
     this.status = status;
@@ -179,14 +168,13 @@ class Handler {
       this.refused = true;
       out.length = base; // the next attempt starts from the router's own headers
       this.abortFn?.(RETRY);
-      return false;
+      return;
     }
     this.o.onHeaders?.(status);
     this.resumeFn = resume;
     res.sendDate = false; // the upstream's Date is passed on
     res.writeHead(status, out);
     this.started = true;
-    return true;
   }
 
   onData(chunk: Buffer): boolean {
@@ -221,6 +209,4 @@ class Handler {
       clientClosed: this.clientClosed,
     });
   }
-
-  onBodySent(): void {}
 }

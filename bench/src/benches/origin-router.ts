@@ -21,7 +21,7 @@ import type { Benchmark } from '../types.ts';
  * time is read from /proc around its runs.
  *
  * Two phases: saturation (autocannon as fast as it goes: requests/s, CPU per request) and a fixed
- * load the router carries easily (LATENCY_RATE, open loop: what each proxy adds to the floor's
+ * load every system carries easily (latencyRate, open loop: what each proxy adds to the floor's
  * p99). At saturation a p99 is queueing: 50 connections over N requests/s wait 50/N s on average
  * (Little's law), so a proxy slower than the floor shows an added p99 of milliseconds whatever it
  * does per request; that figure is reported too (router_p99_ms vs varnish_direct_p99_ms).
@@ -35,8 +35,14 @@ sites:
   - { id: gamma, host: gamma.farm.test, upstream: "http://127.0.0.1:1", webhookSecretRef: W }
 `;
 
-/** Requests/s of the latency phase: about a fifth of what the router serves here at saturation. */
-const LATENCY_RATE = 3000;
+/**
+ * Requests/s of the latency phase: a quarter of the slowest system's saturated rate, at most 3,000
+ * (about a fifth of what the router served on the machine these goals were first measured on).
+ * Relative, so that a slower machine measures latency at a load it carries, not its queueing.
+ */
+function latencyRate(slowestRps: number): number {
+  return Math.min(3000, Math.max(200, Math.round((slowestRps * 0.25) / 100) * 100));
+}
 
 /** Highest VmRSS (bytes) of `pid` seen while `during` runs, sampled every 100 ms. */
 async function peakRss<T>(pid: number, during: Promise<T>): Promise<{ result: T; rss: number }> {
@@ -265,14 +271,15 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
 
       // What each proxy adds to the floor's p99 at a load all of them carry: lowest p99 of the
       // rounds per target (interference only adds latency), order rotated.
+      const rate = latencyRate(Math.min(...[...best.values()].map((f) => f.rps)));
       const p99At = new Map<string, number>();
       for (let round = 0; round < rounds; round++) {
         for (let k = 0; k < targetsInOrder.length; k++) {
           const [name, port] = targetsInOrder[(k + round) % targetsInOrder.length]!;
-          ctx.log(`latency round ${round + 1}/${rounds}: ${name} at ${LATENCY_RATE} req/s ...`);
+          ctx.log(`latency round ${round + 1}/${rounds}: ${name} at ${rate} req/s ...`);
           const l = await measureLatency({
             url: `http://127.0.0.1:${port}/`,
-            rate: LATENCY_RATE,
+            rate,
             connections: 50,
             seconds: ctx.seconds,
             warmupSeconds,
@@ -280,7 +287,7 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
           });
           if (l.errors || l.nonOk)
             throw new Error(
-              `${name}: ${l.errors} errors and ${l.nonOk} non-200 answers at ${LATENCY_RATE} req/s`,
+              `${name}: ${l.errors} errors and ${l.nonOk} non-200 answers at ${rate} req/s`,
             );
           p99At.set(name, Math.min(p99At.get(name) ?? Number.POSITIVE_INFINITY, l.p99));
         }
@@ -300,8 +307,9 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
           router_cpu_us_per_req: cpuPerRequest.get('router')!,
           haproxy_cpu_us_per_req: cpuPerRequest.get('haproxy')!,
           nginx_cpu_us_per_req: cpuPerRequest.get('nginx')!,
-          [`varnish_direct_p99_ms_at_${LATENCY_RATE}`]: p99At.get('varnish')!,
-          [`router_p99_ms_at_${LATENCY_RATE}`]: p99At.get('router')!,
+          latency_rate_rps: rate,
+          varnish_direct_p99_ms_at_latency_rate: p99At.get('varnish')!,
+          router_p99_ms_at_latency_rate: p99At.get('router')!,
           router_added_p99_ms: added('router'),
           haproxy_added_p99_ms: added('haproxy'),
           nginx_added_p99_ms: added('nginx'),
@@ -311,6 +319,8 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
           router_vs_haproxy: ratio(r.rps, h.rps),
           router_vs_nginx: ratio(r.rps, n.rps),
           router_vs_varnish_direct: ratio(r.rps, floor.rps),
+          // Requests per CPU-second of the router against HAProxy's: the per-core throughput ratio.
+          router_vs_haproxy_per_core: ratio(cpuPerRequest.get('haproxy')!, cpuPerRequest.get('router')!),
         },
         goals: {
           router_vs_haproxy: { min: 0.8 },
@@ -324,7 +334,7 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
             ? `Each proxy pinned to CPU ${cpu} (taskset); varnishd and autocannon unpinned.`
             : 'Proxies NOT pinned (taskset unavailable): they compete for every core.',
           `Best of ${rounds} rounds per target, order rotated each round; the load generator shares the cores with the systems under test: compare ratios within one run only.`,
-          `*_added_p99_ms: p99 over the floor's at ${LATENCY_RATE} req/s open loop, 50 connections (bench/src/latency.ts). At saturation p99 is queueing (router_p99_ms vs varnish_direct_p99_ms).`,
+          `*_added_p99_ms: p99 over the floor's at ${rate} req/s (latency_rate_rps: a quarter of the slowest saturated rate, at most 3,000) open loop, 50 connections (bench/src/latency.ts). At saturation p99 is queueing (router_p99_ms vs varnish_direct_p99_ms).`,
           'The router runs with its deployment settings (origin-router/src/runtime.ts) and a warm Node compile cache, as in the image.',
         ],
       };
