@@ -286,9 +286,7 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
             headers,
           });
           if (l.errors || l.nonOk)
-            throw new Error(
-              `${name}: ${l.errors} errors and ${l.nonOk} non-200 answers at ${rate} req/s`,
-            );
+            throw new Error(`${name}: ${l.errors} errors and ${l.nonOk} non-200 answers at ${rate} req/s`);
           p99At.set(name, Math.min(p99At.get(name) ?? Number.POSITIVE_INFINITY, l.p99));
         }
       }
