@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { ResponseHandler, UpstreamPool } from './upstream.ts';
+import type { ResponseHandler, UpstreamExchange, UpstreamPool } from './upstream.ts';
 
 /** Request headers never forwarded (hop-by-hop, and ours: set or checked by the router). */
 export const DROP_REQUEST_HEADERS: ReadonlySet<string> = new Set([
@@ -107,16 +107,35 @@ const LOOKED_AT_LENGTHS: ReadonlySet<number> = new Set(
   [...DROP_RESPONSE_HEADERS, 'x-cache', 'x-router-maintenance'].map((n) => n.length),
 );
 
+/**
+ * The response's attempt in progress, for the two listeners below. They are shared functions, not
+ * closures per request: per-request closures held by Node's emitters kept whole requests alive
+ * through V8's young-generation GCs (docs/decisions/router-design.md, "what the p99 was made of").
+ */
+const ATTEMPT = Symbol('attempt');
+type Tagged = ServerResponse & { [ATTEMPT]?: Handler };
+
+/** `close` on the response: the client went away before we finished: stop the upstream transfer. */
+function onClientClose(this: Tagged): void {
+  this[ATTEMPT]?.clientGone();
+}
+
+/** `drain` on the response: the client caught up, read from the upstream again. */
+function onClientDrain(this: Tagged): void {
+  this[ATTEMPT]?.resume();
+}
+
 /** One upstream attempt, streamed. Calls `opts.done` exactly once. */
 export function attempt(opts: AttemptOptions): void {
   const h = new Handler(opts);
-  opts.res.once('close', h.onClientClose);
+  (opts.res as Tagged)[ATTEMPT] = h;
+  opts.res.once('close', onClientClose);
   opts.pool.dispatch({ method: opts.method, path: opts.path, headers: opts.headers, body: opts.body }, h);
 }
 
 class Handler implements ResponseHandler {
   private readonly o: AttemptOptions;
-  private abortFn: ((err: Error) => void) | undefined;
+  private upstream: UpstreamExchange | undefined;
   private resumeFn: (() => void) | undefined;
   private status = 0;
   private cache = '';
@@ -124,25 +143,34 @@ class Handler implements ResponseHandler {
   private finished = false;
   private refused = false;
   private clientClosed = false;
-  readonly onClientClose: () => void;
-  private readonly onDrain: () => void;
 
   constructor(o: AttemptOptions) {
     this.o = o;
-    this.onClientClose = () => {
-      // The client went away before we finished: stop the upstream transfer.
-      if (this.finished) return;
-      this.clientClosed = true;
-      this.abortFn?.(new Error('client closed'));
-    };
-    this.onDrain = () => this.resumeFn?.();
   }
 
-  onConnect(abort: (err: Error) => void): void {
-    this.abortFn = abort;
+  clientGone(): void {
+    if (this.finished) return;
+    this.clientClosed = true;
+    this.upstream?.abort(new Error('client closed'));
+  }
+
+  resume(): void {
+    this.resumeFn?.();
+  }
+
+  /** The attempt is over: the response's listeners no longer lead here. */
+  private detach(): void {
+    const res = this.o.res as Tagged;
+    res.removeListener('close', onClientClose);
+    res.removeListener('drain', onClientDrain);
+    if (res[ATTEMPT] === this) res[ATTEMPT] = undefined;
+  }
+
+  onConnect(exchange: UpstreamExchange): void {
+    this.upstream = exchange;
     if (this.o.res.destroyed) {
       this.clientClosed = true;
-      abort(new Error('client closed'));
+      exchange.abort(new Error('client closed'));
     }
   }
 
@@ -167,7 +195,7 @@ class Handler implements ResponseHandler {
     if (status === 503 && this.o.retryOn503 && !maintenance) {
       this.refused = true;
       out.length = base; // the next attempt starts from the router's own headers
-      this.abortFn?.(RETRY);
+      this.upstream?.abort(RETRY);
       return;
     }
     this.o.onHeaders?.(status);
@@ -180,21 +208,21 @@ class Handler implements ResponseHandler {
   onData(chunk: Buffer): boolean {
     if (this.refused) return true;
     const ok = this.o.res.write(chunk);
-    if (!ok) this.o.res.once('drain', this.onDrain);
+    if (!ok) this.o.res.once('drain', onClientDrain);
     return ok;
   }
 
   onComplete(): void {
     this.finished = true;
+    this.detach();
     this.o.res.end();
-    this.o.res.removeListener('close', this.onClientClose);
     this.o.done({ outcome: 'ok', status: this.status, cache: this.cache, started: true });
   }
 
   onError(err: Error): void {
     if (this.finished) return;
     this.finished = true;
-    this.o.res.removeListener('close', this.onClientClose);
+    this.detach();
     if (this.refused) {
       this.o.done({ outcome: 'retry', status: this.status, cache: this.cache, started: false, error: err });
       return;

@@ -12,6 +12,7 @@ import {
   type PoolOptions,
   requestStatus,
   type UpstreamError,
+  type UpstreamExchange,
   UpstreamPool,
   type UpstreamRequest,
 } from './upstream.ts';
@@ -235,6 +236,35 @@ describe('UpstreamPool against node:http', () => {
     await done;
     clearInterval(timer);
     expect(received).toBe(size);
+  });
+
+  it('an exchange aborted after its end stays ended: no call reaches the handler', async () => {
+    const origin = await listen(createHttpServer((_req, res) => res.end('x')));
+    const p = pool(origin);
+    const calls: string[] = [];
+    let held: UpstreamExchange | undefined;
+    await new Promise<void>((resolve) =>
+      p.dispatch(
+        { method: 'GET', path: '/', headers: ['host', 'a'], body: null },
+        {
+          onConnect: (x) => {
+            held = x;
+          },
+          onHeaders: () => calls.push('headers'),
+          onData: () => true,
+          onComplete: () => {
+            calls.push('complete');
+            resolve();
+          },
+          onError: () => calls.push('error'),
+        },
+      ),
+    );
+    held!.abort(new Error('late'));
+    await sleep(10);
+    expect(calls).toEqual(['headers', 'complete']);
+    expect((await send(p)).body).toBe('x'); // and the connection it used still serves
+    expect(p.size).toBe(1);
   });
 
   it('refuses a header value with a line break: nothing is sent', async () => {
