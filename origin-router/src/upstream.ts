@@ -379,13 +379,20 @@ export class UpstreamPool {
           else if (next === 'stop') return;
           break;
         }
-        case S.Length: {
+        case S.Length:
+        case S.ChunkData: {
+          // Up to `remaining` bytes of the body (or of the current chunk).
           const take = Math.min(c.remaining, buf.length);
           const chunk = take === buf.length ? buf : buf.subarray(0, take);
           buf = take === buf.length ? EMPTY : buf.subarray(take);
           c.remaining -= take;
+          const inChunk = c.state === S.ChunkData;
+          if (inChunk && c.remaining === 0) {
+            c.state = S.ChunkEnd;
+            c.remaining = 2;
+          }
           this.deliver(c, ex, chunk);
-          if (c.remaining === 0 && !ex.done) this.complete(c, ex, buf.length > 0);
+          if (!inChunk && c.remaining === 0 && !ex.done) this.complete(c, ex, buf.length > 0);
           break;
         }
         case S.UntilClose:
@@ -419,18 +426,6 @@ export class UpstreamPool {
           }
           c.remaining = Number.parseInt(hex, 16);
           c.state = c.remaining === 0 ? S.Trailers : S.ChunkData;
-          break;
-        }
-        case S.ChunkData: {
-          const take = Math.min(c.remaining, buf.length);
-          const chunk = take === buf.length ? buf : buf.subarray(0, take);
-          buf = take === buf.length ? EMPTY : buf.subarray(take);
-          c.remaining -= take;
-          if (c.remaining === 0) {
-            c.state = S.ChunkEnd;
-            c.remaining = 2;
-          }
-          this.deliver(c, ex, chunk);
           break;
         }
         case S.ChunkEnd: {
