@@ -188,7 +188,7 @@ export class UpstreamPool {
   readonly port: number;
   /** Set for an `https://` origin. */
   readonly tls: { ca: string | undefined } | undefined;
-  private readonly o: Required<PoolOptions>;
+  private readonly o: Required<Omit<PoolOptions, 'ca'>>;
   private readonly conns = new Set<Conn>();
   private readonly idle: Conn[] = [];
   private readonly queue: Exchange[] = [];
@@ -202,7 +202,7 @@ export class UpstreamPool {
     this.host = u.hostname.replace(/^\[|\]$/g, '');
     this.tls = u.protocol === 'https:' ? { ca: opts.ca } : undefined;
     this.port = Number(u.port || (this.tls ? 443 : 80));
-    this.o = { keepAliveMs: 4000, maxHeaderBytes: 64 * 1024, ca: '', ...opts };
+    this.o = { keepAliveMs: 4000, maxHeaderBytes: 64 * 1024, ...opts };
   }
 
   /** Sends `req`; the handler hears the rest. Never throws. */
