@@ -4,8 +4,14 @@
  * (infra/test/env.test.ts checks the stack sets them).
  */
 export const ROUTER_RUNTIME_ENV = {
-  /** V8 otherwise sizes the young generation from the host's RAM (~270 MB RSS under load). */
-  NODE_OPTIONS: '--max-semi-space-size=4',
+  /**
+   * V8 otherwise sizes the young generation from the host's RAM (~270 MB RSS under load). 2 MB, not
+   * 4: with 4 MB semi-spaces, Node 24's V8 restarted incremental marking right after every
+   * mark-compact once the old generation passed 8 MB (its new limit left exactly the young
+   * generation's 12 MB of room): 10–60 mark-compacts per 5 s under load, ~20 % more CPU per
+   * request (docs/decisions/router-design.md).
+   */
+  NODE_OPTIONS: '--max-semi-space-size=2',
   /**
    * glibc gives each thread that mallocs (V8's GC and compiler helpers) its own arena; one event
    * loop gains nothing from them, and under load they held ~15 MB of freed memory.

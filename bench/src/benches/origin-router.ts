@@ -65,6 +65,24 @@ async function peakRss<T>(pid: number, during: Promise<T>): Promise<{ result: T;
   }
 }
 
+/**
+ * The router's own counts from its /metrics: answered requests and V8 mark-compacts (prom-client's
+ * `nodejs_gc_duration_seconds` of kind `major`), to report major GCs per request under load.
+ */
+async function routerCounts(metricsPort: number): Promise<{ requests: number; majorGcs: number }> {
+  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+  const text = await res.text();
+  let requests = 0;
+  let majorGcs = 0;
+  for (const line of text.split('\n')) {
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('router_requests_total{')) requests += value;
+    else if (line.startsWith('nodejs_gc_duration_seconds_count{') && line.includes('kind="major"'))
+      majorGcs += value;
+  }
+  return { requests, majorGcs };
+}
+
 function check(name: string, f: LoadFigures): void {
   if (f.errors || f.non2xx) throw new Error(`${name}: ${f.errors} errors and ${f.non2xx} non-2xx responses`);
 }
@@ -101,6 +119,7 @@ const bench: Benchmark = {
 
       const key = randomBytes(24).toString('hex');
       const routerPort = await freePort();
+      const routerMetricsPort = await freePort();
       const server = join(root, 'origin-router/src/server.ts');
       // As in the image (infra/docker/node-service.Dockerfile): Node's compile cache, warmed by a
       // `--warm-up` start that loads every module and exits, so the router strips no TypeScript
@@ -122,7 +141,7 @@ const bench: Benchmark = {
           HOST: '127.0.0.1',
           PORT: String(routerPort),
           METRICS_HOST: '127.0.0.1',
-          METRICS_PORT: String(await freePort()),
+          METRICS_PORT: String(routerMetricsPort),
           REGISTRY_FILE: registryFile,
           VARNISH_NODES: varnish.map((v, i) => `varnish-${i + 1}=127.0.0.1:${v.port}`).join(','),
           EDGE_AUTH_KEYS: key,
@@ -238,6 +257,8 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
       const cpuPerRequest = new Map<string, number>();
       const clk = clockTicks();
       let rss = 0;
+      let routerRequests = 0;
+      let routerMajorGcs = 0;
       for (let round = 0; round < rounds; round++) {
         for (let k = 0; k < targetsInOrder.length; k++) {
           const [name, port] = targetsInOrder[(k + round) % targetsInOrder.length]!;
@@ -248,8 +269,12 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
           const cpu0 = group ? groupCpuTicks(group) : 0;
           let f: LoadFigures;
           if (name === 'router') {
+            const before = await routerCounts(routerMetricsPort);
             const m = await peakRss(router.pid, load(port));
+            const after = await routerCounts(routerMetricsPort);
             rss = Math.max(rss, m.rss);
+            routerRequests += after.requests - before.requests;
+            routerMajorGcs += after.majorGcs - before.majorGcs;
             f = m.result;
           } else f = await load(port);
           check(name, f);
@@ -312,6 +337,8 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
           haproxy_added_p99_ms: added('haproxy'),
           nginx_added_p99_ms: added('nginx'),
           router_rss_mb: Math.round(rss / 1024 / 1024),
+          // V8 mark-compacts per 10,000 requests at saturation (all router runs of the phase).
+          router_major_gcs_per_10k_req: Math.round((routerMajorGcs * 1e5) / Math.max(1, routerRequests)) / 10,
         },
         ratios: {
           router_vs_haproxy: ratio(r.rps, h.rps),

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort, type ManagedProcess, startProcess } from '@wpfarm/common/process/managed';
+import { routerProcessEnv } from '@wpfarm/origin-router/runtime';
 import { type OtlpReceiver, startOtlpReceiver } from '@wpfarm/telemetry/testing/otlp-receiver';
 import { startStaticPage } from '../fixtures.ts';
 import { type LoadFigures, measure, ratio } from '../load.ts';
@@ -202,7 +203,8 @@ async function tracingOverhead(ctx: BenchContext): Promise<Part> {
         name: `router-${v.key}`,
         command: process.execPath,
         args: [join(ctx.root, 'origin-router/src/server.ts')],
-        env: {
+        // The deployment's runtime settings (origin-router/src/runtime.ts), in every variant.
+        env: routerProcessEnv({
           ...withoutOtel(process.env),
           ROUTER_ROLE: 'back',
           HOST: '127.0.0.1',
@@ -213,10 +215,7 @@ async function tracingOverhead(ctx: BenchContext): Promise<Part> {
           TRUSTED_HOPS: '127.0.0.1/32',
           LOG_LEVEL: 'warn',
           DRAIN_DELAY_MS: '0',
-          // The deployment's V8 setting (origin-router/README.md), in every variant.
-          NODE_OPTIONS: [process.env.NODE_OPTIONS, '--max-semi-space-size=4', v.rx && preload]
-            .filter(Boolean)
-            .join(' '),
+          NODE_OPTIONS: [process.env.NODE_OPTIONS, v.rx && preload].filter(Boolean).join(' '),
           ...(v.rx
             ? {
                 OTEL_EXPORTER_OTLP_ENDPOINT: v.rx.endpoint,
@@ -224,7 +223,7 @@ async function tracingOverhead(ctx: BenchContext): Promise<Part> {
                 OTEL_TRACES_SAMPLER_ARG: v.sampler,
               }
             : {}),
-        },
+        }),
         logFile: join(ctx.dir, `router-${v.key}.log`),
         ready: { http: `http://127.0.0.1:${v.port}/ping`, status: 200 },
       });
@@ -309,7 +308,7 @@ async function tracingOverhead(ctx: BenchContext): Promise<Part> {
         router_cpu_off_vs_traced_100pct: ratio(off.cpu, t100.cpu),
       },
       notes: [
-        `Router: back role proxying a 46 KB page from nginx (1 worker), ${ROUTER_CONNECTIONS} connections, one process per variant (all with --max-semi-space-size=4; traced ones add the telemetry preload exporting over gRPC to their own receiver, service origin-router-back). Requests carry no traceparent: the root ratio sampler decides (spans/request = 2 × the sampled share: server + upstream attempt).`,
+        `Router: back role proxying a 46 KB page from nginx (1 worker), ${ROUTER_CONNECTIONS} connections, one process per variant (all with the deployment's runtime settings, origin-router/src/runtime.ts; traced ones add the telemetry preload exporting over gRPC to their own receiver, service origin-router-back). Requests carry no traceparent: the root ratio sampler decides (spans/request = 2 × the sampled share: server + upstream attempt).`,
         pinned
           ? `Each router pinned to CPU ${last} (taskset); the benchmark process, its receivers, nginx and autocannon to the other core${last > 1 ? 's' : ''}. Busy % = the router's CPU time / phase time (autocannon's start-up counts as idle, so a saturated core reads a little under 100 %); a variant clearly less busy than the others was limited by the load side, not by its core.`
           : 'Routers NOT pinned (taskset unavailable or one core): they share every core with nginx and autocannon, and req/s moves with the scheduler.',
