@@ -1,9 +1,10 @@
 /**
- * The router's Prometheus metrics (prom-client), served on their own port. Per-request counts
- * are kept in plain numbers and handed to prom-client only at scrape time, so the request path
- * pays a property increment rather than a label-hash lookup.
+ * The router's Prometheus metrics (prom-client), served on their own port. The two per-request
+ * metrics are kept in plain numbers and handed to the registry only at scrape time: prom-client
+ * builds and hashes a label string on every `inc`/`observe` (with a cached child too): 1.5 µs per
+ * request for the two in a micro-benchmark, 0.3 µs this way.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { SiteClass } from './site-lookup.ts';
 
 export interface RouterMetrics {
@@ -22,14 +23,97 @@ export interface RouterMetrics {
   inflight: { value: number };
 }
 
-const CACHE_VALUES = new Set(['HIT', 'MISS', 'SYNTH', 'none']);
+/** The `cache` label's values; anything else is `other`. */
+const CACHE_VALUES = ['HIT', 'MISS', 'SYNTH', 'none', 'other'] as const;
+
+/** Index of `cache` in CACHE_VALUES, compared by content: the header's value is a fresh string. */
+function cacheSlot(cache: string): number {
+  switch (cache) {
+    case 'HIT':
+      return 0;
+    case 'MISS':
+      return 1;
+    case 'SYNTH':
+      return 2;
+    case 'none':
+      return 3;
+    default:
+      return 4;
+  }
+}
+
+interface Series {
+  labels: Record<string, string>;
+  /** Observations per bucket (not cumulative); the last one is +Inf. */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * A histogram in plain arrays, registered with prom-client as a metric object of its own (the
+ * registry renders what `get` returns, default labels included).
+ */
+class PlainHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly name: string;
+  readonly help: string;
+  private readonly buckets: readonly number[];
+  private readonly all: Series[] = [];
+
+  constructor(name: string, help: string, buckets: readonly number[]) {
+    this.name = name;
+    this.help = help;
+    this.buckets = buckets;
+  }
+
+  series(labels: Record<string, string>): Series {
+    const s: Series = { labels, counts: new Array(this.buckets.length + 1).fill(0), sum: 0, count: 0 };
+    this.all.push(s);
+    return s;
+  }
+
+  observe(s: Series, value: number): void {
+    const b = this.buckets;
+    let i = 0;
+    while (i < b.length && value > b[i]!) i++;
+    s.counts[i]!++;
+    s.sum += value;
+    s.count++;
+  }
+
+  get() {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    for (const s of this.all) {
+      let acc = 0;
+      for (let i = 0; i <= this.buckets.length; i++) {
+        acc += s.counts[i]!;
+        const le = i < this.buckets.length ? this.buckets[i]! : '+Inf';
+        values.push({ labels: { le, ...s.labels }, value: acc, metricName: `${this.name}_bucket` });
+      }
+      values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  reset(): void {
+    for (const s of this.all) {
+      s.counts.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
+  }
+}
 
 /** Creates the metric set for one role. */
 export function createMetrics(role: 'front' | 'back'): RouterMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ role });
   collectDefaultMetrics({ register: registry }); // RSS, heap, event-loop lag, GC
-  const pending = new Map<string, number>();
+  /** Answers not yet handed to the counter, by site class (constant strings) then status. */
+  const pending = new Map<SiteClass, Map<number, number>>();
   const inflight = { value: 0 };
   const requests = new Counter({
     name: 'router_requests_total',
@@ -37,10 +121,8 @@ export function createMetrics(role: 'front' | 'back'): RouterMetrics {
     labelNames: ['site_class', 'status'],
     registers: [registry],
     collect() {
-      for (const [k, n] of pending) {
-        const [siteClass = '', status = ''] = k.split(' ');
-        this.inc({ site_class: siteClass, status }, n);
-      }
+      for (const [siteClass, byStatus] of pending)
+        for (const [status, n] of byStatus) this.inc({ site_class: siteClass, status }, n);
       pending.clear();
     },
   });
@@ -53,30 +135,38 @@ export function createMetrics(role: 'front' | 'back'): RouterMetrics {
       this.set(inflight.value);
     },
   });
-  const upstreamSeconds = new Histogram({
-    name: 'router_upstream_duration_seconds',
-    help: 'Time from dispatch to the upstream response (headers, or failure).',
-    labelNames: ['target', 'cache'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
-  });
-  const children = new Map<string, { observe(v: number): void }>();
+  const upstreamSeconds = new PlainHistogram(
+    'router_upstream_duration_seconds',
+    'Time from dispatch to the upstream response (headers, or failure).',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  );
+  registry.registerMetric(upstreamSeconds as never);
+  /** Series by target (node ids and `wordpress`: a handful), by CACHE_VALUES index, made on first use. */
+  const byTarget = new Map<string, (Series | undefined)[]>();
   return {
     registry,
     inflight,
     request(siteClass, status) {
-      const k = `${siteClass} ${status}`;
-      pending.set(k, (pending.get(k) ?? 0) + 1);
+      let byStatus = pending.get(siteClass);
+      if (byStatus === undefined) {
+        byStatus = new Map();
+        pending.set(siteClass, byStatus);
+      }
+      byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
     },
     upstream(target, cache, seconds) {
-      // Bound label children are cached: prom-client hashes (and sorts) label objects per call.
-      const k = `${target} ${cache}`;
-      let child = children.get(k);
-      if (child === undefined) {
-        child = upstreamSeconds.labels({ target, cache: CACHE_VALUES.has(cache) ? cache : 'other' });
-        children.set(k, child);
+      let forTarget = byTarget.get(target);
+      if (forTarget === undefined) {
+        forTarget = CACHE_VALUES.map(() => undefined);
+        byTarget.set(target, forTarget);
       }
-      child.observe(seconds);
+      const slot = cacheSlot(cache);
+      let series = forTarget[slot];
+      if (series === undefined) {
+        series = upstreamSeconds.series({ target, cache: CACHE_VALUES[slot]! });
+        forTarget[slot] = series;
+      }
+      upstreamSeconds.observe(series, seconds);
     },
     retries: new Counter({
       name: 'router_retries_total',
