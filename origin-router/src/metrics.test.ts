@@ -54,6 +54,8 @@ describe('router metrics', () => {
     m.upstream('varnish-1', 'HIT', 0.001);
     m.registry.resetMetrics();
     const text = await m.registry.metrics();
-    expect(value(text, 'router_upstream_duration_seconds_count{target="varnish-1",cache="HIT",role="front"}')).toBe(0);
+    expect(
+      value(text, 'router_upstream_duration_seconds_count{target="varnish-1",cache="HIT",role="front"}'),
+    ).toBe(0);
   });
 });
