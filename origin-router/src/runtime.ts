@@ -10,8 +10,11 @@ export const ROUTER_RUNTIME_ENV = {
    * mark-compact once the old generation passed 8 MB (its new limit left exactly the young
    * generation's 12 MB of room): 10–60 mark-compacts per 5 s under load, ~20 % more CPU per
    * request (docs/decisions/router-design.md).
+   * One V8 helper thread: V8 sizes its pool from the host's cores, the stack gives a router 2 CPUs
+   * (one event loop + one GC helper). On one core, the default pool's helpers ran in the main
+   * thread's time slices: p99 at 1,300 req/s 7.1 → 5.6 ms (medians of 6 rounds, HAProxy 4.2).
    */
-  NODE_OPTIONS: '--max-semi-space-size=2',
+  NODE_OPTIONS: '--max-semi-space-size=2 --v8-pool-size=1',
   /**
    * glibc gives each thread that mallocs (V8's GC and compiler helpers) its own arena; one event
    * loop gains nothing from them, and under load they held ~15 MB of freed memory.
