@@ -62,10 +62,10 @@ class PlainHistogram {
   private readonly buckets: readonly number[];
   private readonly all: Series[] = [];
 
-  constructor(name: string, help: string, buckets: readonly number[]) {
-    this.name = name;
-    this.help = help;
-    this.buckets = buckets;
+  constructor(o: { name: string; help: string; buckets: readonly number[] }) {
+    this.name = o.name;
+    this.help = o.help;
+    this.buckets = o.buckets;
   }
 
   series(labels: Record<string, string>): Series {
@@ -135,11 +135,11 @@ export function createMetrics(role: 'front' | 'back'): RouterMetrics {
       this.set(inflight.value);
     },
   });
-  const upstreamSeconds = new PlainHistogram(
-    'router_upstream_duration_seconds',
-    'Time from dispatch to the upstream response (headers, or failure).',
-    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-  );
+  const upstreamSeconds = new PlainHistogram({
+    name: 'router_upstream_duration_seconds',
+    help: 'Time from dispatch to the upstream response (headers, or failure).',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  });
   registry.registerMetric(upstreamSeconds as never);
   /** Series by target (node ids and `wordpress`: a handful), by CACHE_VALUES index, made on first use. */
   const byTarget = new Map<string, (Series | undefined)[]>();
