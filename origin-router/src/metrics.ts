@@ -140,6 +140,7 @@ export function createMetrics(role: 'front' | 'back'): RouterMetrics {
     help: 'Time from dispatch to the upstream response (headers, or failure).',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   });
+  // The registry reads only name, help, type and get(); its type names prom-client's own classes.
   registry.registerMetric(upstreamSeconds as never);
   /** Series by target (node ids and `wordpress`: a handful), by CACHE_VALUES index, made on first use. */
   const byTarget = new Map<string, (Series | undefined)[]>();
