@@ -102,6 +102,21 @@ export interface AttemptOptions {
 
 const RETRY = new Error('refused for retry');
 
+/**
+ * A refused (503) answer whose declared body is at most this long is read to its end and the
+ * connection kept; a longer or unframed one is cut (a cache node answering 503 to everything would
+ * otherwise cost a new connection per request).
+ */
+const REFUSED_BODY_MAX = 64 * 1024;
+
+/** The declared Content-Length among `headers` (name, value pairs), or -1. */
+function declaredLength(headers: readonly string[]): number {
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i]!.length === 14 && headers[i]!.toLowerCase() === 'content-length')
+      return Number(headers[i + 1]);
+  return -1;
+}
+
 /** Lengths of the response header names the handler reads or drops. */
 const LOOKED_AT_LENGTHS: ReadonlySet<number> = new Set(
   [...DROP_RESPONSE_HEADERS, 'x-cache', 'x-router-maintenance'].map((n) => n.length),
@@ -196,7 +211,9 @@ class Handler implements ResponseHandler {
     if (status === 503 && this.o.retryOn503 && !maintenance) {
       this.refused = true;
       out.length = base; // the next attempt starts from the router's own headers
-      this.upstream?.abort(RETRY);
+      const length = declaredLength(headers);
+      // A short body is read and dropped (onData, onComplete): the connection stays in the pool.
+      if (length < 0 || length > REFUSED_BODY_MAX) this.upstream?.abort(RETRY);
       return;
     }
     this.o.onHeaders?.(status);
@@ -216,6 +233,10 @@ class Handler implements ResponseHandler {
   onComplete(): void {
     this.finished = true;
     this.detach();
+    if (this.refused) {
+      this.o.done({ outcome: 'retry', status: this.status, cache: this.cache, started: false, error: RETRY });
+      return;
+    }
     this.o.res.end();
     this.o.done({ outcome: 'ok', status: this.status, cache: this.cache, started: true });
   }

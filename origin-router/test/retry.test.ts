@@ -24,11 +24,15 @@ interface Node {
   server: Server;
   port: number;
   seen: string[];
-  answer: { status: number; headers?: Record<string, string> };
+  /** TCP connections accepted so far (the router's probes included). */
+  connections: number;
+  /** `chunked`: no Content-Length, so the body's end is known only from the stream. */
+  answer: { status: number; headers?: Record<string, string>; chunked?: boolean };
 }
 
 async function node(): Promise<Node> {
-  const n: Node = { server: createServer(), port: 0, seen: [], answer: { status: 200 } };
+  const n: Node = { server: createServer(), port: 0, seen: [], connections: 0, answer: { status: 200 } };
+  n.server.on('connection', () => n.connections++);
   n.server.on('request', (req, res) => {
     const probe = req.url === '/probe'; // health probes always pass and are not counted
     if (!probe) n.seen.push(`${req.method} ${req.url}`);
@@ -36,7 +40,8 @@ async function node(): Promise<Node> {
     req.on('end', () => {
       const body = `from ${n.port}`;
       const answer = probe ? { status: 200 } : n.answer;
-      res.writeHead(answer.status, { 'content-length': body.length, ...answer.headers });
+      const length = 'chunked' in answer && answer.chunked ? {} : { 'content-length': body.length };
+      res.writeHead(answer.status, { ...length, ...answer.headers });
       res.end(body);
     });
   });
@@ -94,6 +99,33 @@ describe('front retry rule', () => {
     expect(second.seen).toEqual(['GET /page/']);
     const m = await app.metrics.registry.getSingleMetricAsString('router_retries_total');
     expect(m).toMatch(/reason="503"[^\n]* 1/);
+  });
+
+  it("reads a refused answer's short body and keeps that connection for the next request", async () => {
+    first.answer = { status: 503 };
+    await get(`${url}/warm/`, edge);
+    const before = first.connections;
+    for (const path of ['/r1/', '/r2/', '/r3/']) {
+      const r = await get(`${url}${path}`, edge);
+      expect(r.status).toBe(200);
+      expect(r.body).toBe(`from ${second.port}`);
+    }
+    expect(first.seen).toEqual(['GET /warm/', 'GET /r1/', 'GET /r2/', 'GET /r3/']);
+    expect(first.connections - before).toBe(0);
+  });
+
+  it('cuts a refused answer of unknown length and still retries on the next node', async () => {
+    await get(`${url}/warm/`, edge); // answered 200 by the first node: one idle connection to it
+    first.answer = { status: 503, chunked: true };
+    const before = first.connections;
+    for (const path of ['/c1/', '/c2/', '/c3/']) {
+      const r = await get(`${url}${path}`, edge);
+      expect(r.status).toBe(200);
+      expect(r.body).toBe(`from ${second.port}`);
+    }
+    expect(first.seen).toEqual(['GET /warm/', 'GET /c1/', 'GET /c2/', 'GET /c3/']);
+    // /c1/ took the idle connection; each refusal closed the one it came on.
+    expect(first.connections - before).toBe(2);
   });
 
   it('passes the second 503 on rather than retrying again', async () => {
