@@ -89,6 +89,17 @@ beforeEach(() => {
   }
 });
 
+/** GETs `paths` one after another, each answered by the second node; returns the connections the first node accepted meanwhile. */
+async function answeredBySecond(paths: string[]): Promise<number> {
+  const before = first.connections;
+  for (const path of paths) {
+    const r = await get(`${url}${path}`, edge);
+    expect(r.status).toBe(200);
+    expect(r.body).toBe(`from ${second.port}`);
+  }
+  return first.connections - before;
+}
+
 describe('front retry rule', () => {
   it('retries a GET once on the next node in hash order when the first answers 503', async () => {
     first.answer = { status: 503 };
@@ -104,28 +115,18 @@ describe('front retry rule', () => {
   it("reads a refused answer's short body and keeps that connection for the next request", async () => {
     first.answer = { status: 503 };
     await get(`${url}/warm/`, edge);
-    const before = first.connections;
-    for (const path of ['/r1/', '/r2/', '/r3/']) {
-      const r = await get(`${url}${path}`, edge);
-      expect(r.status).toBe(200);
-      expect(r.body).toBe(`from ${second.port}`);
-    }
+    const opened = await answeredBySecond(['/r1/', '/r2/', '/r3/']);
     expect(first.seen).toEqual(['GET /warm/', 'GET /r1/', 'GET /r2/', 'GET /r3/']);
-    expect(first.connections - before).toBe(0);
+    expect(opened).toBe(0);
   });
 
   it('cuts a refused answer of unknown length and still retries on the next node', async () => {
     await get(`${url}/warm/`, edge); // answered 200 by the first node: one idle connection to it
     first.answer = { status: 503, chunked: true };
-    const before = first.connections;
-    for (const path of ['/c1/', '/c2/', '/c3/']) {
-      const r = await get(`${url}${path}`, edge);
-      expect(r.status).toBe(200);
-      expect(r.body).toBe(`from ${second.port}`);
-    }
+    const opened = await answeredBySecond(['/c1/', '/c2/', '/c3/']);
     expect(first.seen).toEqual(['GET /warm/', 'GET /c1/', 'GET /c2/', 'GET /c3/']);
     // /c1/ took the idle connection; each refusal closed the one it came on.
-    expect(first.connections - before).toBe(2);
+    expect(opened).toBe(2);
   });
 
   it('passes the second 503 on rather than retrying again', async () => {
