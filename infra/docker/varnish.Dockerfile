@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1.7
 # The cache tier's Varnish: the official image (varnish-modules, incl. xkey, ships in it) with
 # the farm's VCL baked in. Per-deployment includes come from Swarm at run time:
-# backends.vcl (config) and purge-secret.vcl (templated secret), found through vcl_path.
+# backends.vcl and purgers.vcl (configs) and purge-secret.vcl (templated secret), found through
+# vcl_path.
 #   docker build -f infra/docker/varnish.Dockerfile -t $IMAGE_REGISTRY/varnish:$FARM_VERSION .
 FROM varnish:7.6
 COPY --chown=root:root infra/varnish/*.vcl /etc/varnish/

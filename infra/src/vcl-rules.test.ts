@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { type DemoOrigin, startDemoOrigin } from '@wpfarm/common/peers/demo-origin';
 import {
+  renderPurgersAcl,
   startVarnish,
   type VarnishInstance,
   VCL_DIR,
@@ -19,6 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CACHE_RULES_VCL, renderCacheRulesVcl } from './vcl-rules.ts';
 
 const run = promisify(execFile);
+/** The acl purgers of the Swarm stack (farm_purge), mounted as a config beside backends.vcl. */
+const STACK_PURGERS = join(VCL_DIR, '../stacks/varnish/purgers.vcl');
 
 const REGISTRY = `
 version: 1
@@ -32,11 +35,12 @@ describe('generated cache-rules.vcl', () => {
     expect(readFileSync(CACHE_RULES_VCL, 'utf8')).toBe(renderCacheRulesVcl());
   });
 
-  it('compiles with varnishd -C together with default.vcl', async () => {
+  it('compiles with varnishd -C together with default.vcl and the Swarm stack purgers.vcl', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vcl-c-'));
     chmodSync(dir, 0o755); // varnishd -C drops privileges and must read the includes
     try {
       writeVarnishIncludes(dir, { host: '127.0.0.1', port: 9 }, 'compile-secret');
+      copyFileSync(STACK_PURGERS, join(dir, 'purgers.vcl'));
       // stdout is the generated C code; stderr names the problem on failure.
       const { stderr } = await run(
         'sh',
@@ -197,6 +201,51 @@ describe('default.vcl against a real varnishd and the demo origin', () => {
   it('answers its own health probe without the backend', async () => {
     expect((await get('/.varnish-health')).status).toBe(200);
     expect(hits('GET alpha.farm.test /.varnish-health')).toBe(0);
+  });
+});
+
+describe('acl purgers (purgers.vcl)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vcl-acl-'));
+  chmodSync(dir, 0o755);
+  const secret = 'purge-secret-for-the-acl-test';
+  let varnish: VarnishInstance;
+
+  beforeAll(async () => {
+    // As in Swarm: purges only from the purger's network, which this test's loopback is not.
+    varnish = await startVarnish({
+      dir: join(dir, 'v'),
+      backend: { host: '127.0.0.1', port: 9 },
+      purgeSecret: secret,
+      purgers: ['10.210.2.0/24'],
+    });
+  });
+  afterAll(async () => {
+    await varnish?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses BAN and PURGE with the right secret from an address outside the list', async () => {
+    const base = `http://127.0.0.1:${varnish.port}/`;
+    for (const [method, header] of [
+      ['BAN', { 'x-ban-host': 'alpha.farm.test' }],
+      ['PURGE', { 'xkey-purge': 'alpha-home' }],
+    ] as const) {
+      const r = await request(base, {
+        method: method as 'GET',
+        headers: { host: 'localhost', 'x-purge-secret': secret, ...header },
+      });
+      await r.body.dump();
+      expect(r.statusCode, method).toBe(403);
+    }
+    expect(await varnish.admin('ban.list')).not.toContain('alpha.farm.test');
+  });
+
+  it('renders addresses and CIDRs, and refuses anything else', () => {
+    expect(renderPurgersAcl(['127.0.0.1', '10.210.2.0/24', '::1'])).toBe(
+      'acl purgers {\n  "127.0.0.1";\n  "10.210.2.0"/24;\n  "::1";\n}\n',
+    );
+    expect(() => renderPurgersAcl(['purger.farm'])).toThrow(/not an IP address or CIDR/);
+    expect(() => renderPurgersAcl(['10.0.0.0/x'])).toThrow(/not an IP address or CIDR/);
   });
 });
 

@@ -13,7 +13,8 @@ create() {
   echo "network $name created ($subnet)"
 }
 create farm_edge 10.210.0.0/24                # Traefik -> origin-router front
-create farm_cache 10.210.1.0/24               # router front -> Varnish -> router back; purger -> Varnish
+create farm_cache 10.210.1.0/24               # router front -> Varnish -> router back
+create farm_purge 10.210.2.0/24               # purger -> Varnish only (BAN/PURGE, admin): Varnish's acl purgers
 create farm_app 10.211.0.0/20                 # router back -> WordPress nginx; mu-plugin -> purger
 create farm_db 10.212.0.0/20 --attachable     # php-fpm -> ProxySQL -> Galera (attachable: one-off DB tasks)
 create farm_mon 10.213.0.0/22                 # scrapes, logs, traces -> monitoring tier

@@ -6,6 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LOOPBACK_PURGERS } from '@wpfarm/common/peers/varnish';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { allStacks } from '../src/stacks.ts';
@@ -297,6 +298,33 @@ describe('tier specifics', () => {
     expect(doc.services['router-back']?.environment?.TRUSTED_HOPS).toBe(created.get('farm_cache')?.subnet);
     const nginxConf = readFileSync(join(STACKS, '../docker/wordpress-nginx.conf'), 'utf8');
     expect(nginxConf).toContain(`set_real_ip_from ${created.get('farm_app')?.subnet};`);
+  });
+
+  it('cache: Varnish takes purges from loopback and farm_purge only, which only Varnish and the purger join', () => {
+    const created = createdNetworks();
+    const acl = readFileSync(join(STACKS, 'varnish/purgers.vcl'), 'utf8');
+    const entries = [...acl.matchAll(/^\s*"([^"]+)"(?:\/(\d+))?;/gm)].map((m) =>
+      m[2] ? `${m[1]}/${m[2]}` : m[1],
+    );
+    expect(entries).toEqual([...LOOPBACK_PURGERS, created.get('farm_purge')?.subnet]);
+    const joined: string[] = [];
+    for (const [stack, doc] of rendered)
+      for (const [name, svc] of Object.entries(doc.services))
+        if (Object.keys(svc.networks ?? {}).includes('farm_purge')) joined.push(`${stack}/${name}`);
+    expect(joined.sort()).toEqual([
+      'cache/cache-purger',
+      'cache/varnish-1',
+      'cache/varnish-2',
+      'cache/varnish-3',
+    ]);
+    const cache = rendered.get('cache')!;
+    // The purger must not share farm_cache with Varnish: its requests would come from that range.
+    expect(Object.keys(cache.services['cache-purger']?.networks ?? {})).not.toContain('farm_cache');
+    for (const n of [1, 2, 3]) {
+      const mount = cache.services[`varnish-${n}`]?.configs?.find((c) => c.target?.endsWith('/purgers.vcl'));
+      expect(mount?.source).toBe('varnish_purgers');
+    }
+    expect(cache.configs?.varnish_purgers?.file).toMatch(/varnish\/purgers\.vcl$/);
   });
 
   it('every external network is created by create-networks.sh', () => {

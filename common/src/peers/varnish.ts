@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -26,6 +27,8 @@ export interface VarnishOptions {
   storage?: string;
   /** Secret required in the `x-purge-secret` header for BAN/PURGE (written to purge-secret.vcl). */
   purgeSecret?: string;
+  /** Addresses or CIDRs BAN/PURGE may come from (written to purgers.vcl); loopback by default. */
+  purgers?: readonly string[];
 }
 
 export interface VarnishInstance {
@@ -39,11 +42,26 @@ export interface VarnishInstance {
   stop(): Promise<void>;
 }
 
+/** Where purges come from on one machine: the local farm and the tests. */
+export const LOOPBACK_PURGERS: readonly string[] = ['127.0.0.1', '::1'];
+
+/** `acl purgers` (VCL) from addresses and CIDRs (`10.210.2.0/24`, `::1`). */
+export function renderPurgersAcl(purgers: readonly string[]): string {
+  const entries = purgers.map((p) => {
+    const [addr = '', bits] = p.split('/');
+    if (!isIP(addr) || (bits !== undefined && !/^\d{1,3}$/.test(bits)))
+      throw new Error(`purgers: "${p}" is not an IP address or CIDR`);
+    return bits === undefined ? `  "${addr}";` : `  "${addr}"/${bits};`;
+  });
+  return `acl purgers {\n${entries.join('\n')}\n}\n`;
+}
+
 /** Writes the per-instance includes that the farm's VCL expects. */
 export function writeVarnishIncludes(
   dir: string,
   backend: { host: string; port: number },
   purgeSecret: string,
+  purgers: readonly string[] = LOOPBACK_PURGERS,
 ): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(
@@ -55,6 +73,10 @@ export function writeVarnishIncludes(
     `# generated: never commit\nsub farm_purge_secret { set req.http.x-farm-purge-secret-expected = "${purgeSecret}"; }\n`,
   );
   chmodSync(join(dir, 'purge-secret.vcl'), 0o644);
+  writeFileSync(
+    join(dir, 'purgers.vcl'),
+    `# generated: where BAN/PURGE may come from (with the secret)\n${renderPurgersAcl(purgers)}`,
+  );
 }
 
 /**
@@ -69,7 +91,12 @@ export async function startVarnish(opts: VarnishOptions): Promise<VarnishInstanc
   chmodSync(opts.dir, 0o755); // varnishd drops to its own users; they read the includes here
   const secretFile = join(opts.dir, 'secret');
   writeFileSync(secretFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-  writeVarnishIncludes(opts.dir, opts.backend, opts.purgeSecret ?? randomBytes(16).toString('hex'));
+  writeVarnishIncludes(
+    opts.dir,
+    opts.backend,
+    opts.purgeSecret ?? randomBytes(16).toString('hex'),
+    opts.purgers,
+  );
   const params = Object.entries({
     vcl_path: `${opts.dir}:${VCL_DIR}:/usr/share/varnish/vcl`,
     ...(opts.params ?? {}),
