@@ -16,7 +16,9 @@ import type { Benchmark } from '../types.ts';
  * The front origin-router (one Node process) sharding by host over 3 Varnish nodes, against
  * HAProxy (1 thread, `balance hdr(host)` + `hash-type consistent`) and nginx (1 worker,
  * `hash $host consistent`, upstream keepalive) doing the same job, and against Varnish directly
- * (the floor). 46 KB page served as a Varnish hit, 50 connections. Every system under test is its
+ * (the floor), and against a minimal Node proxy (node:http + the router's upstream pool, no
+ * features: the Node floor, which tells the router's features from Node's own cost). 46 KB page
+ * served as a Varnish hit, 50 connections. Every system under test is its
  * own process; the router's RSS is sampled from /proc while it is under load, and each proxy's CPU
  * time is read from /proc around its runs.
  *
@@ -238,6 +240,24 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
       await probe.arrayBuffer();
       const nodeId = probe.headers.get('x-router-node') ?? 'varnish-1';
       const floorPort = varnish[Number(nodeId.replace(/\D/g, '')) - 1]?.port ?? varnish[0]!.port;
+      // The Node floor: node:http + the router's upstream pool to that node, no features
+      // (bench/src/minimal-node-proxy.ts), same runtime settings and core as the router.
+      const minimalPort = await freePort();
+      const minimal = await startProcess({
+        name: 'minimal-node-proxy',
+        command: process.execPath,
+        args: [join(root, 'bench/src/minimal-node-proxy.ts')],
+        env: routerProcessEnv({
+          ...process.env,
+          PORT: String(minimalPort),
+          UPSTREAM: `127.0.0.1:${floorPort}`,
+        }),
+        logFile: join(ctx.dir, 'minimal-node-proxy.log'),
+        ready: { tcp: minimalPort },
+      });
+      procs.push(minimal);
+      const minimalPinned = pinGroup(minimal.pid, String(cpu));
+      await fetch(`http://127.0.0.1:${minimalPort}/`, { headers }).then((r) => r.arrayBuffer());
       // Rounds, rotating the order, best run per target: the machine is shared, and interference
       // only ever slows a run down, so the best of a few is the least disturbed figure.
       const rounds = ctx.quick ? 2 : 3;
@@ -246,11 +266,13 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
         ['router', routerPort],
         ['haproxy', haproxyPort],
         ['nginx', nginx.port],
+        ['minimal', minimalPort],
       ];
       const groups: Record<string, number> = {
         router: router.pid,
         haproxy: haproxy.pid,
         nginx: nginx.process.pid,
+        minimal: minimal.pid,
       };
       const best = new Map<string, LoadFigures>();
       /** CPU µs per request of each proxy, from its best run (the warm-up's requests estimated at that run's rate). */
@@ -293,6 +315,7 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
       const r = best.get('router')!;
       const h = best.get('haproxy')!;
       const n = best.get('nginx')!;
+      const m = best.get('minimal')!;
 
       // What each proxy adds to the floor's p99 at a load all of them carry: lowest p99 of the
       // rounds per target (interference only adds latency), order rotated.
@@ -330,12 +353,15 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
           router_cpu_us_per_req: cpuPerRequest.get('router')!,
           haproxy_cpu_us_per_req: cpuPerRequest.get('haproxy')!,
           nginx_cpu_us_per_req: cpuPerRequest.get('nginx')!,
+          minimal_node_rps: m.rps,
+          minimal_node_cpu_us_per_req: cpuPerRequest.get('minimal')!,
           latency_rate_rps: rate,
           varnish_direct_p99_ms_at_latency_rate: p99At.get('varnish')!,
           router_p99_ms_at_latency_rate: p99At.get('router')!,
           router_added_p99_ms: added('router'),
           haproxy_added_p99_ms: added('haproxy'),
           nginx_added_p99_ms: added('nginx'),
+          minimal_node_added_p99_ms: added('minimal'),
           router_rss_mb: Math.round(rss / 1024 / 1024),
           // V8 mark-compacts per 10,000 requests at saturation (all router runs of the phase).
           router_major_gcs_per_10k_req: Math.round((routerMajorGcs * 1e5) / Math.max(1, routerRequests)) / 10,
@@ -346,6 +372,9 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
           router_vs_varnish_direct: ratio(r.rps, floor.rps),
           // Requests per CPU-second of the router against HAProxy's: the per-core throughput ratio.
           router_vs_haproxy_per_core: ratio(cpuPerRequest.get('haproxy')!, cpuPerRequest.get('router')!),
+          // The router against the Node floor (what its features cost), and the floor against nginx.
+          router_vs_minimal_node: ratio(r.rps, m.rps),
+          minimal_node_vs_nginx: ratio(m.rps, n.rps),
         },
         goals: {
           router_vs_haproxy: { min: 0.8 },
@@ -355,7 +384,8 @@ ${varnish.map((v) => `    server 127.0.0.1:${v.port};`).join('\n')}
         },
         notes: [
           'One Node process for the router; HAProxy 1 thread; nginx 1 worker; all hash the Host over the same 3 varnishd.',
-          pinned
+          "minimal_node_*: the Node floor, node:http and the router's upstream pool forwarding to the floor's node with no features (bench/src/minimal-node-proxy.ts), same runtime settings and core as the router.",
+          pinned && minimalPinned
             ? `Each proxy pinned to CPU ${cpu} (taskset); varnishd and autocannon unpinned.`
             : 'Proxies NOT pinned (taskset unavailable): they compete for every core.',
           `Best of ${rounds} rounds per target, order rotated each round; the load generator shares the cores with the systems under test: compare ratios within one run only.`,
