@@ -1,12 +1,20 @@
-# syntax=docker/dockerfile:1.7
-# One image per Node workspace, from one file (build context: the repository root):
+# One image per Node workspace, from one file (build context: the repository root, trimmed by
+# .dockerignore):
 #   docker build -f infra/docker/node-service.Dockerfile --build-arg WORKSPACE=origin-router \
 #     --build-arg HEALTH_URL=http://127.0.0.1:8080/ping -t $IMAGE_REGISTRY/origin-router:$FARM_VERSION .
 # Node 24 runs the TypeScript sources directly (type stripping): there is no build step and the
-# image ships src/ as written (plus Node's compile cache of them, warmed below). The runtime stage has no npm, no compiler, no dev dependencies.
+# image ships src/ as written (plus Node's compile cache of them, warmed below). The runtime stage
+# has no npm, no compiler, no dev dependencies.
+# Any engine builds it, the legacy builder as well as BuildKit: no syntax line, no RUN --mount, no
+# COPY --chmod. The base images are ARGs defaulting to the official image; the local Swarm
+# profile passes Debian-built ones (infra/swarm/bases.ts).
 ARG NODE_IMAGE=node:24-bookworm-slim
+# The deps stage's base alone (npm runs there, nothing of it ships but node_modules): a build-only
+# image may carry what npm needs to reach the registry (the local profile's has its TLS proxy's
+# CA), while the runtime stage stays on NODE_IMAGE.
+ARG NODE_BUILD_IMAGE=${NODE_IMAGE}
 
-FROM ${NODE_IMAGE} AS deps
+FROM ${NODE_BUILD_IMAGE} AS deps
 ARG WORKSPACE
 WORKDIR /app
 # Every workspace's package.json: npm resolves the whole workspace graph from the root manifest.
@@ -22,10 +30,11 @@ COPY bench/package.json bench/
 # Not `npm ci`: npm 11 leaves other platforms' optional packages (@biomejs/cli-*) out of this lock
 # and `npm ci` then refuses it as out of sync, even with --omit=dev. `npm install` installs the
 # versions pinned in the lock all the same; --ignore-scripts because no runtime dependency needs
-# one. Only the service's workspace and telemetry (loaded with --import) are installed.
-RUN --mount=type=cache,target=/root/.npm \
-    npm install --omit=dev --ignore-scripts --no-audit --no-fund \
-      --workspace "${WORKSPACE}" --workspace telemetry
+# one. Only the service's workspace and telemetry (loaded with --import) are installed. npm's
+# cache is dropped in the same step (no cache mount: the legacy builder has none).
+RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund \
+      --workspace "${WORKSPACE}" --workspace telemetry \
+ && rm -rf /root/.npm
 
 FROM ${NODE_IMAGE} AS runtime
 ARG WORKSPACE
@@ -44,7 +53,7 @@ COPY --chown=root:root telemetry/package.json telemetry/
 COPY --chown=root:root telemetry/src telemetry/src
 COPY --chown=root:root ${WORKSPACE}/package.json ${WORKSPACE}/
 COPY --chown=root:root ${WORKSPACE}/src ${WORKSPACE}/src
-COPY --chown=root:root infra/docker/healthcheck.ts infra/docker/healthcheck.ts
+COPY --chown=root:root infra/docker/healthcheck.cjs infra/docker/healthcheck.cjs
 # Node's compile cache (type-stripped sources and V8 code), warmed at build time: the service then
 # starts without loading the TypeScript stripper (~25 MB of resident memory for the life of the
 # process, measured by `npm run bench -- origin-router`) and starts faster. Warmed by starting the
@@ -63,4 +72,5 @@ USER node
 ENTRYPOINT ["node", "--env-file-if-exists=/run/secrets/service.env", "--import", "@wpfarm/telemetry/register", "--enable-source-maps"]
 CMD ["src/server.ts"]
 WORKDIR /app/${WORKSPACE}
-HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 CMD ["node", "/app/infra/docker/healthcheck.ts"]
+# Plain CommonJS over node:net, no TypeScript: a probe costs a bare Node start (healthcheck.cjs).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 CMD ["node", "/app/infra/docker/healthcheck.cjs"]

@@ -1,22 +1,31 @@
-# syntax=docker/dockerfile:1.7
 # The per-site WordPress images, two targets from one file (build context: repository root):
 #   docker build -f infra/docker/wordpress.Dockerfile --target php   -t $IMAGE_REGISTRY/wordpress-php:$FARM_VERSION .
 #   docker build -f infra/docker/wordpress.Dockerfile --target nginx -t $IMAGE_REGISTRY/wordpress-nginx:$FARM_VERSION .
 # WordPress core and the farm's mu-plugin are baked in; wp-content (uploads, plugins, themes) is
 # the site's NFS volume. The mu-plugin lives outside wp-content (WPMU_PLUGIN_DIR), so every site
 # runs the image's version of it and a volume can never shadow it.
+# Any engine builds it, the legacy builder as well as BuildKit: no syntax line, no RUN --mount, no
+# COPY --chmod. The base images are ARGs defaulting to the official images; the local Swarm
+# profile passes Debian-built ones laid out the same way (infra/swarm/bases.ts).
 ARG WORDPRESS_IMAGE=wordpress:6.7-php8.3-fpm
+ARG NGINX_IMAGE=nginx:1.27-alpine
 
 FROM ${WORDPRESS_IMAGE} AS php
+# The pool's ping answers the health check (php-fpm-healthcheck); its access-log line is
+# suppressed (access.suppress_path, PHP >= 8.2), or every site would log a line per 10 s per task.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libfcgi-bin \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
  && { echo '[www]'; echo 'pm.status_path = /fpm-status'; echo 'ping.path = /fpm-ping'; \
+      echo 'access.suppress_path[] = /fpm-ping'; \
       echo 'pm = dynamic'; echo 'pm.max_children = 20'; echo 'pm.max_requests = 1000'; \
       echo 'request_terminate_timeout = 120s'; } > /usr/local/etc/php-fpm.d/zz-farm.conf \
- && { echo '[global]'; echo 'process_control_timeout = 30s'; } > /usr/local/etc/php-fpm.d/zz-farm-global.conf
+ && { echo '[global]'; echo 'process_control_timeout = 30s'; } > /usr/local/etc/php-fpm.d/zz-farm-global.conf \
+ && php-fpm -t
 COPY --chown=root:root infra/wordpress/mu-plugins/ /opt/wpfarm/mu-plugins/
-COPY --chown=root:root --chmod=0755 infra/docker/php-fpm-healthcheck.sh /usr/local/bin/php-fpm-healthcheck
+COPY --chown=root:root infra/docker/php-fpm-healthcheck.sh /usr/local/bin/php-fpm-healthcheck
+RUN chmod 0755 /usr/local/bin/php-fpm-healthcheck
 # The farm's wp-config.php (shared salts from a secret); the entrypoint copies /usr/src/wordpress
 # into the document root and keeps an existing wp-config.php instead of generating one.
 COPY --chown=root:root infra/docker/wp-config.php /usr/src/wordpress/wp-config.php
@@ -24,7 +33,7 @@ COPY --chown=root:root infra/docker/wp-config.php /usr/src/wordpress/wp-config.p
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["php-fpm-healthcheck"]
 STOPSIGNAL SIGQUIT
 
-FROM nginx:1.27-alpine AS nginx
+FROM ${NGINX_IMAGE} AS nginx
 # Static files of core (wp-admin, wp-includes) from the same WordPress release as php.
 COPY --from=php /usr/src/wordpress /var/www/html
 COPY --from=php /opt/wpfarm/mu-plugins /opt/wpfarm/mu-plugins
