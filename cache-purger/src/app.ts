@@ -21,6 +21,11 @@ export interface AppDeps {
   logger: Logger;
   /** Seconds WordPress should wait before retrying when Redis is unavailable. */
   retryAfterSeconds: number;
+  /**
+   * The intake connection for /healthz: ok when ready on a master; `state` is reported as is.
+   * Default: ioredis' status of the queue's client (`ready` is ok).
+   */
+  redisState?: () => { ok: boolean; state: string };
   /** Injectable clock for signature windows (tests). */
   now?: () => number;
 }
@@ -133,10 +138,12 @@ export function buildApp(deps: AppDeps): { app: FastifyInstance; drain(): void }
     };
   });
 
+  const redisState =
+    deps.redisState ?? (() => ({ ok: deps.queue.redis.status === 'ready', state: deps.queue.redis.status }));
   app.get('/healthz', async (_req, reply) => {
-    const redisOk = deps.queue.redis.status === 'ready';
-    reply.status(redisOk && !draining ? 200 : 503);
-    return { ok: redisOk && !draining, redis: deps.queue.redis.status, draining };
+    const redis = redisState();
+    reply.status(redis.ok && !draining ? 200 : 503);
+    return { ok: redis.ok && !draining, redis: redis.state, draining };
   });
 
   app.get('/metrics', async (_req, reply) => {

@@ -6,7 +6,7 @@ import { type CloudflareClient, type CloudflarePurgeBody, cloudflareCalls } from
 import type { Config } from './config.ts';
 import type { PurgerMetrics } from './metrics.ts';
 import { backoffMs, coalesce, type SitePurge } from './plan.ts';
-import { KEYS, type Queue } from './queue.ts';
+import { isNoGroup, KEYS, type Queue } from './queue.ts';
 import { siteHosts } from './scope.ts';
 import { withLinkedSpan } from './tracing.ts';
 
@@ -52,8 +52,13 @@ export class EdgeDelivery {
     let ownPending = true;
     let lastClaim = 0;
     let errors = 0;
+    let needGroup = true; // created once Redis answers, again after NOGROUP (see NodeWorker)
     while (!this.#stopping) {
       try {
+        if (needGroup) {
+          await queue.ensureGroup(KEYS.edge, KEYS.edgeGroup);
+          needGroup = false;
+        }
         let entries: { id: string; fields: Record<string, string> }[] = [];
         if (ownPending) {
           entries = await queue.read(KEYS.edge, KEYS.edgeGroup, config.consumer, config.batchSize, 0, '0');
@@ -75,6 +80,7 @@ export class EdgeDelivery {
         errors = 0;
       } catch (err) {
         ownPending = true;
+        if (isNoGroup(err)) needGroup = true;
         errors++;
         logger.error({ err }, 'edge loop error (Redis?); retrying');
         await this.#pause(backoffMs(errors, config.retryBaseMs, config.retryMaxMs));

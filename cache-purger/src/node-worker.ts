@@ -5,7 +5,7 @@ import type { Config } from './config.ts';
 import type { PurgerMetrics } from './metrics.ts';
 import type { RestartWatch } from './node-watch.ts';
 import { backoffMs, coalesce, planVarnish } from './plan.ts';
-import { idTime, KEYS, type Queue, type QueuedJob, toJob } from './queue.ts';
+import { idTime, isNoGroup, KEYS, type Queue, type QueuedJob, toJob } from './queue.ts';
 import { withLinkedSpan } from './tracing.ts';
 import type { VarnishClient } from './varnish-client.ts';
 
@@ -55,8 +55,15 @@ export class NodeWorker {
     let ownPending = true; // after a start or an error, first re-read what we hold unacknowledged
     let lastClaim = 0;
     let errors = 0;
+    // The group is created here, not at start: Redis may not answer yet, and a Redis that came
+    // back empty (NOGROUP) needs it again. From '0': it reads every entry still in the stream.
+    let needGroup = true;
     while (!this.#stopping) {
       try {
+        if (needGroup) {
+          await queue.ensureGroup(KEYS.jobs, group);
+          needGroup = false;
+        }
         let entries: Entry[] = [];
         if (ownPending) {
           entries = await queue.read(KEYS.jobs, group, config.consumer, config.batchSize, 0, '0');
@@ -95,6 +102,7 @@ export class NodeWorker {
         errors = 0;
       } catch (err) {
         ownPending = true;
+        if (isNoGroup(err)) needGroup = true;
         errors++;
         logger.error({ node: this.node, err }, 'delivery loop error (Redis?); retrying');
         await this.#pause(backoffMs(errors, config.retryBaseMs, config.retryMaxMs));

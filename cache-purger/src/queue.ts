@@ -86,6 +86,9 @@ export function parseEntries(raw: unknown): { id: string; fields: Record<string,
   return out;
 }
 
+/** True for Redis' NOGROUP error: the stream or the consumer group does not exist (any more). */
+export const isNoGroup = (err: unknown): boolean => /^NOGROUP\b/.test(String((err as Error)?.message));
+
 /** Milliseconds part of a stream id. */
 export const idTime = (id: string): number => Number(id.split('-')[0]);
 
@@ -249,10 +252,14 @@ export class Queue {
   /**
    * Trims a stream below the oldest entry any group still needs (its first pending entry, or the
    * entry after its cursor), so a node that is down keeps its backlog and nothing else piles up.
+   * Not at all while one of `required` is missing (Redis came back empty and that node's worker
+   * has not recreated its group yet): the group will start from the stream's first entry.
    */
-  async trim(stream: string, approximate = true): Promise<void> {
+  async trim(stream: string, required: readonly string[], approximate = true): Promise<void> {
     const groups = ((await this.redis.call('XINFO', 'GROUPS', stream)) as unknown[][]).map(pairsToObject);
     if (groups.length === 0) return;
+    const present = new Set(groups.map((g) => String(g.name)));
+    if (required.some((g) => !present.has(g))) return;
     let min: string | undefined;
     for (const g of groups) {
       let need: string;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { loadRegistry } from '@wpfarm/common/registry/load';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { CloudflareClient } from './cloudflare.ts';
@@ -10,13 +10,10 @@ import { createMetrics } from './metrics.ts';
 import { type RestartWatch, watchRestarts } from './node-watch.ts';
 import { NodeWorker } from './node-worker.ts';
 import { KEYS, Queue } from './queue.ts';
+import { createRedis, type PurgerRedis } from './redis-client.ts';
 import { resolveSiteSecrets } from './secrets.ts';
 import { varnishIdentity } from './varnish-admin.ts';
 import { VarnishClient } from './varnish-client.ts';
-
-// ioredis 6 speaks RESP3 by default, where XREADGROUP answers a map (flattened by the legacy reply
-// mapping into [stream, entries] instead of [[stream, entries]]). The queue parses RESP2 shapes.
-const RESP2 = { protocol: 2 } as const;
 
 /** A running purger: its HTTP address and a graceful stop. */
 export interface Service {
@@ -41,35 +38,30 @@ export async function startService(
     logger.warn({ sites: secrets.missing }, 'sites without a webhook secret: their webhooks get 401');
 
   // Intake fails fast when Redis is away (503, WordPress retries) instead of queueing in memory:
-  // an in-memory queue would turn a 202 into a promise we could not keep.
-  const redis = new Redis(config.redisUrl, {
-    ...RESP2,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: 2_000,
-    enableAutoPipelining: true,
-    lazyConnect: true,
-  });
-  redis.on('error', (err) => logger.debug({ err: err.message }, 'redis (intake) error'));
-  await redis.connect();
+  // an in-memory queue would turn a 202 into a promise we could not keep. Nothing here waits for
+  // Redis: the clients connect (and reconnect) in the background, /healthz says 503 until the
+  // intake's connection is ready on the master, and each worker creates its consumer group once
+  // Redis answers (redis-master may close connections until it knows the master).
+  const intake = createRedis(config.redisUrl, 'intake', logger);
+  const redis = intake.client;
   const queue = new Queue(redis, config.nodes.length, config.jobTtlSeconds);
-  for (const n of config.nodes) await queue.ensureGroup(KEYS.jobs, KEYS.group(n.name));
-  await queue.ensureGroup(KEYS.edge, KEYS.edgeGroup);
+  const groups = config.nodes.map((n) => KEYS.group(n.name));
 
   const metrics = createMetrics(
     queue,
     config.nodes.map((n) => n.name),
   );
   // Blocking reads hold their connection, so every worker has its own.
-  const workerRedis: Redis[] = [];
+  const workerRedis: PurgerRedis[] = [];
   const dup = (name: string) => {
-    const r = new Redis(config.redisUrl, { ...RESP2, maxRetriesPerRequest: null });
-    r.on('error', (err) => logger.debug({ err: err.message, worker: name }, 'redis (worker) error'));
+    const r = createRedis(config.redisUrl, 'worker', logger, name);
     workerRedis.push(r);
-    return r;
+    return r.client;
   };
   const watches: RestartWatch[] = [];
   const clients: VarnishClient[] = [];
+  /** The delivery loops (one per node, the edge) with the connection each acknowledges through. */
+  const loops: { stop(): Promise<void>; redis: Redis }[] = [];
   const workers = config.nodes.map((node) => {
     const r = dup(node.name);
     let watch: RestartWatch | undefined;
@@ -93,7 +85,7 @@ export async function startService(
     }
     const client = new VarnishClient(node, config.varnishPurgeSecret, config.requestTimeoutMs);
     clients.push(client);
-    return new NodeWorker({
+    const worker = new NodeWorker({
       queue: new Queue(r, config.nodes.length, config.jobTtlSeconds),
       client,
       registry: () => registry,
@@ -102,9 +94,12 @@ export async function startService(
       metrics,
       ...(watch ? { watch } : {}),
     });
+    loops.push({ stop: () => worker.stop(), redis: r });
+    return worker;
   });
+  const edgeRedis = dup('edge');
   const edge = new EdgeDelivery({
-    queue: new Queue(dup('edge'), config.nodes.length, config.jobTtlSeconds),
+    queue: new Queue(edgeRedis, config.nodes.length, config.jobTtlSeconds),
     registry: () => registry,
     config,
     logger,
@@ -113,11 +108,13 @@ export async function startService(
       ? { cloudflare: new CloudflareClient(config.cloudflare, config.requestTimeoutMs) }
       : {}),
   });
+  loops.push({ stop: () => edge.stop(), redis: edgeRedis });
   for (const w of workers) w.start();
   edge.start();
 
   const trimmer = setInterval(() => {
-    Promise.all([queue.trim(KEYS.jobs), queue.trim(KEYS.edge)]).catch((err) =>
+    // Never below a group that does not exist yet (a worker creates it once Redis answers).
+    Promise.all([queue.trim(KEYS.jobs, groups), queue.trim(KEYS.edge, [KEYS.edgeGroup])]).catch((err) =>
       logger.debug({ err: (err as Error).message }, 'trim failed'),
     );
   }, 10_000);
@@ -130,6 +127,7 @@ export async function startService(
     metrics,
     logger,
     retryAfterSeconds: config.retryAfterSeconds,
+    redisState: () => ({ ok: intake.writable(), state: intake.state() }),
   });
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as { port: number }).port;
@@ -148,9 +146,18 @@ export async function startService(
         await app.close();
         clearInterval(trimmer);
         for (const w of watches) w.stop();
-        await Promise.all([...workers.map((w) => w.stop()), edge.stop()]);
+        // A loop finishes (acknowledges) through Redis only. With its connection away, its queued
+        // command would wait past the grace period (ioredis keeps it until a reconnect): it is
+        // not waited for, and what it holds stays pending for the next purger (same consumer
+        // name, or XAUTOCLAIM).
+        await Promise.all(
+          loops.map((l) => {
+            const stopped = l.stop();
+            return l.redis.status === 'ready' ? stopped : undefined;
+          }),
+        );
         await Promise.all(clients.map((c) => c.close()));
-        for (const r of workerRedis) r.disconnect();
+        for (const r of workerRedis) r.client.disconnect();
         redis.disconnect();
       })();
       return stopping;

@@ -228,11 +228,15 @@ export async function startPeers(prefix: string): Promise<Peers> {
   return peers;
 }
 
-/** Starts the purger as its own process (`node src/server.ts`), as it runs in production. */
+/**
+ * Starts the purger as its own process (`node src/server.ts`), as it runs in production. Ready
+ * when /healthz says 200 (Redis reachable), or, with `waitForRedis: false`, once it listens.
+ */
 export async function startPurger(
   p: Peers,
   extra: Record<string, string> = {},
   name = 'purger',
+  { waitForRedis = true }: { waitForRedis?: boolean } = {},
 ): Promise<{ proc: ManagedProcess; url: string; port: number }> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -259,7 +263,7 @@ export async function startPurger(
     args: [join(PURGER_DIR, 'src/server.ts')],
     env,
     logFile: join(p.dir, `${name}.log`),
-    ready: { http: `http://127.0.0.1:${port}/healthz`, status: 200 },
+    ready: waitForRedis ? { http: `http://127.0.0.1:${port}/healthz`, status: 200 } : { tcp: port },
   });
   return { proc, url: `http://127.0.0.1:${port}`, port };
 }
