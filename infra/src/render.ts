@@ -93,6 +93,12 @@ export const REGISTRY_TARGET = '/etc/wpfarm/sites.yaml';
 /** A Compose variable the deploy must set (farm.env); `docker stack config` fails without it. */
 const required = (name: string): string => `\${${name}:?set in infra/stacks/farm.env}`;
 
+/**
+ * The name a site's nginx (infra/docker/wordpress-nginx.conf) gives php-fpm: an alias of the
+ * site's `php` service on the stack's private `site` network only, so it cannot collide across sites.
+ */
+export const SITE_PHP_ALIAS = 'site-php';
+
 /** Rolling update of a stateless service: start the new task first, roll back on failure. */
 const statelessUpdate = {
   update_config: {
@@ -144,7 +150,10 @@ function siteStackDoc(site: Site) {
       },
       php: {
         image: `${required('IMAGE_REGISTRY')}/wordpress-php:${required('FARM_VERSION')}`,
-        networks: { site: {}, farm_app: {}, farm_db: {} },
+        // nginx reaches php-fpm by SITE_PHP_ALIAS, a name that exists only on this stack's private
+        // `site` network. Never by the service name `php`: Swarm puts that short name on every
+        // network the service joins, and on the shared farm_app it resolves to every site's php.
+        networks: { site: { aliases: [SITE_PHP_ALIAS] }, farm_app: {}, farm_db: {} },
         volumes: [{ type: 'volume', source: 'content', target: '/var/www/html/wp-content' }],
         environment: {
           WORDPRESS_DB_HOST: 'farm-proxysql:6033',
