@@ -104,6 +104,18 @@ test('signature: HMAC-SHA256 over "timestamp.nonce.body", v1=<hex>', function ()
     check('fresh nonce each time', Signer::sign('s', 'b')['x-farm-nonce'] !== Signer::sign('s', 'b')['x-farm-nonce']);
 });
 
+test('the retry is scheduled on init, never while WordPress installs (regression: a database error on install)', function () use ($config) {
+    $p = new Plugin($config, new Client($config, fn () => 202));
+    $p->register();
+    check('nothing scheduled when the plugin loads', wp_next_scheduled('farm_cache_purge_retry') === false);
+    $GLOBALS['shim']['installing'] = true;
+    do_action('init');
+    check('nothing scheduled during the install', wp_next_scheduled('farm_cache_purge_retry') === false);
+    $GLOBALS['shim']['installing'] = false;
+    do_action('init');
+    check('scheduled on init once installed', is_int(wp_next_scheduled('farm_cache_purge_retry')));
+});
+
 test('one webhook per request, with everything the request changed', function () use ($config, $post) {
     $sent = [];
     $client = new Client($config, function (string $url, array $headers, string $body) use (&$sent) {

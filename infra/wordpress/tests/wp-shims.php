@@ -58,6 +58,8 @@ function shim_reset(): void
     $GLOBALS['shim']['post_terms'] = [];
     $GLOBALS['shim']['options'] = [];
     $GLOBALS['shim']['hooks'] = [];
+    $GLOBALS['shim']['scheduled'] = [];
+    $GLOBALS['shim']['installing'] = false;
     $GLOBALS['shim']['comments'] = [];
     $GLOBALS['shim']['revisions'] = [];
     $GLOBALS['shim']['query'] = [];
@@ -86,10 +88,15 @@ function apply_filters(string $hook, mixed $v, mixed ...$a): mixed
 }
 function wp_next_scheduled(string $hook): int|false
 {
-    return false;
+    return $GLOBALS['shim']['scheduled'][$hook] ?? false;
 }
 function wp_schedule_event(int $t, string $r, string $hook): void
 {
+    $GLOBALS['shim']['scheduled'][$hook] = $t;
+}
+function wp_installing(): bool
+{
+    return $GLOBALS['shim']['installing'] ?? false;
 }
 
 // Options.

@@ -53,7 +53,20 @@ final class Plugin
         add_action('wp', [$this, 'sendTagHeaders'], 99, 0);
         add_action('shutdown', [$this, 'flush'], 99, 0);
         add_action('farm_cache_purge_retry', [$this->client, 'retryQueued']);
-        if (function_exists('wp_next_scheduled') && !wp_next_scheduled('farm_cache_purge_retry')) {
+        add_action('init', [$this, 'scheduleRetry'], 99, 0);
+    }
+
+    /**
+     * The hourly retry of queued webhooks, scheduled on `init`, never while WordPress installs: the
+     * mu-plugin loads before the install has created the options table, and asking the scheduler
+     * then printed a database error on the install page.
+     */
+    public function scheduleRetry(): void
+    {
+        if ((function_exists('wp_installing') && wp_installing()) || !function_exists('wp_next_scheduled')) {
+            return;
+        }
+        if (!wp_next_scheduled('farm_cache_purge_retry')) {
             wp_schedule_event(time() + 60, 'hourly', 'farm_cache_purge_retry');
         }
     }
