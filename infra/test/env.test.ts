@@ -100,9 +100,9 @@ describe('cache-purger', () => {
   it('the stack environment passes the purger config', () => {
     const config = purgerConfig(envOf(cache['cache-purger']!, 'cache-purger.env.tmpl'));
     expect(config.nodes.map((n) => n.url)).toEqual([
-      'http://varnish-1:6081',
-      'http://varnish-2:6081',
-      'http://varnish-3:6081',
+      'http://purge-varnish-1:6081',
+      'http://purge-varnish-2:6081',
+      'http://purge-varnish-3:6081',
     ]);
     expect(config.secretsDir).toBe('/run/secrets');
     expect(config.cloudflare?.plan).toBe('pro');
@@ -110,9 +110,9 @@ describe('cache-purger', () => {
     expect(config.shutdownGraceMs).toBeLessThan(20_000);
     // restart detection through each node's admin CLI, with the secret varnishd gets as -S
     expect(config.nodes.map((n) => n.admin && `${n.admin.host}:${n.admin.port}`)).toEqual([
-      'varnish-1:6082',
-      'varnish-2:6082',
-      'varnish-3:6082',
+      'purge-varnish-1:6082',
+      'purge-varnish-2:6082',
+      'purge-varnish-3:6082',
     ]);
     expect(config.varnishAdminSecretFile).toBe('/run/secrets/varnish_admin_secret');
     const varnish = cache['varnish-1'] as Service & { command: string[] };

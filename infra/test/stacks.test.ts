@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { LOOPBACK_PURGERS } from '@wpfarm/common/peers/varnish';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { SITE_PHP_ALIAS } from '../src/render.ts';
 import { allStacks } from '../src/stacks.ts';
 import { durationMs, farmEnv, type Service, STACKS, type StackDoc, stackConfig } from './helpers.ts';
 
@@ -332,5 +333,86 @@ describe('tier specifics', () => {
     for (const [stack, doc] of rendered)
       for (const [net, decl] of Object.entries(doc.networks ?? {}))
         if (decl.external) expect(created.has(net), `${stack}: ${net}`).toBe(true);
+  });
+});
+
+describe('a site reaches only its own php-fpm (regression: one nginx served every site’s PHP)', () => {
+  const conf = readFileSync(join(STACKS, '../docker/wordpress-nginx.conf'), 'utf8');
+  const fastcgiHost = (): string => {
+    const pass = /^\s*fastcgi_pass\s+(\S+):9000;/m.exec(conf)?.[1] ?? '';
+    const variable = /^\$(\w+)$/.exec(pass)?.[1];
+    return variable ? (new RegExp(`^\\s*set \\$${variable} (\\S+);`, 'm').exec(conf)?.[1] ?? '') : pass;
+  };
+
+  it('nginx names php-fpm by an alias that exists on the site stack’s private network only', () => {
+    const host = fastcgiHost();
+    expect(host).toBe(SITE_PHP_ALIAS);
+    for (const [stack, doc] of rendered) {
+      if (!stack.startsWith('wp-')) continue;
+      const nets = doc.services.php?.networks as Record<string, { aliases?: string[] } | null>;
+      expect(nets.site?.aliases, stack).toEqual([host]);
+      for (const [net, decl] of Object.entries(nets))
+        if (net !== 'site') expect(decl?.aliases ?? [], `${stack}/php on ${net}`).not.toContain(host);
+      expect(doc.networks?.site?.external, `${stack}: site network is the stack's own`).not.toBe(true);
+    }
+  });
+
+  it('no service on a shared network answers to that name (Swarm adds each short service name)', () => {
+    const host = fastcgiHost();
+    for (const [stack, doc] of rendered)
+      for (const [name, svc] of Object.entries(doc.services)) {
+        const shared = Object.keys(svc.networks ?? {}).filter((n) => doc.networks?.[n]?.external);
+        if (shared.length) expect(name, `${stack}/${name} on ${shared.join(',')}`).not.toBe(host);
+      }
+  });
+
+  it('nginx resolves php-fpm at run time through Docker’s resolver, not once at start', () => {
+    expect(conf).toMatch(/^\s*resolver 127\.0\.0\.11 valid=\d+s/m);
+    expect(conf).toMatch(/^\s*fastcgi_pass \$\w+:9000;/m);
+  });
+});
+
+describe('cache: the purger names each Varnish by an alias that exists on farm_purge only', () => {
+  // A service name resolves on every network the service and the asker share, to one address
+  // (farm_mon's in the failing deploy): BANs sent to `varnish-1` left from the purger's address
+  // on that network and met acl purgers (farm_purge only) with a 403. An alias is per network.
+  const purgerHosts = () => {
+    const env = rendered.get('cache')!.services['cache-purger']!.environment ?? {};
+    const nodes = String(env.VARNISH_NODES ?? '')
+      .split(',')
+      .map((pair) => {
+        const [name = '', url = ''] = pair.split(/=(.*)/s);
+        return { name, host: new URL(url).hostname };
+      });
+    const admin = String(env.VARNISH_ADMIN ?? '')
+      .split(',')
+      .map((pair) => {
+        const [name = '', addr = ''] = pair.split(/=(.*)/s);
+        return { name, host: addr.split(':')[0]! };
+      });
+    return [...nodes, ...admin];
+  };
+
+  it('every host in VARNISH_NODES and VARNISH_ADMIN is a farm_purge alias of that node, defined nowhere else', () => {
+    const hosts = purgerHosts();
+    expect(hosts.length).toBe(6); // 3 nodes × (purge URL, admin address)
+    for (const { name, host } of hosts) {
+      const defined: string[] = [];
+      for (const [stack, doc] of rendered)
+        for (const [svcName, svc] of Object.entries(doc.services)) {
+          // A service (or task) name resolves on every network: never usable as a purge host.
+          expect([svcName, `${stack}_${svcName}`], `${host} is a service name`).not.toContain(host);
+          for (const [net, opts] of Object.entries(svc.networks ?? {}))
+            if (((opts as { aliases?: string[] } | null)?.aliases ?? []).includes(host))
+              defined.push(`${stack}/${svcName}@${net}`);
+        }
+      expect(defined, host).toEqual([`cache/${name}@farm_purge`]);
+    }
+  });
+
+  it('the purger joins farm_purge, the network those aliases live on', () => {
+    expect(Object.keys(rendered.get('cache')!.services['cache-purger']!.networks ?? {})).toContain(
+      'farm_purge',
+    );
   });
 });
