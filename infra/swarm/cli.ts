@@ -5,7 +5,8 @@
  *
  *   up      start dockerd and a one-node Swarm if needed, build the base and farm images, create
  *           networks and secrets, deploy every tier in the runbook's order, databases and WordPress
- *   test    the end-to-end table (e2e.ts); exits 1 when any check fails
+ *   test    the end-to-end table (e2e.ts); exits 1 when any check fails; `test rolling galera`
+ *           runs only the checks whose names contain those words
  *   down    remove the stacks, networks, secrets and configs it created; stop dockerd if it started it
  *   status  the stacks' services and replicas
  *   render  write the one-node stacks into the run folder and print their paths (no engine needed
@@ -76,9 +77,22 @@ async function up(p: Profile): Promise<void> {
   await step(p, 'stand-in images (infra/swarm/standins)', async () => {
     for (const s of Object.values(STANDIN_IMAGES)) {
       const t = Date.now();
-      await docker(['build', '-q', '-f', s.dockerfile, '--build-arg', `MARIADB_IMAGE=${LOCAL_BASES['mariadb:10.11']}`, '-t', s.tag, ROOT], {
-        timeoutMs: 900_000,
-      });
+      await docker(
+        [
+          'build',
+          '-q',
+          '-f',
+          s.dockerfile,
+          '--build-arg',
+          `MARIADB_IMAGE=${LOCAL_BASES['mariadb:10.11']}`,
+          '-t',
+          s.tag,
+          ROOT,
+        ],
+        {
+          timeoutMs: 900_000,
+        },
+      );
       p.log(`› ${s.tag} built in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     }
   });
@@ -169,7 +183,7 @@ const p = profile();
 const commands: Record<string, () => Promise<unknown>> = {
   up: () => up(p),
   test: async () => {
-    const failed = await runEndToEnd(p);
+    const failed = await runEndToEnd(p, process.argv.slice(3));
     process.exitCode = failed > 0 ? 1 : 0;
   },
   down: () => down(p),

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { farmEnv, STACKS, stackConfig } from '../src/stack-config.ts';
 import { allStacks } from '../src/stacks.ts';
-import { command, docker, waitFor } from './docker.ts';
+import { command, docker, sleep, waitFor } from './docker.ts';
 import { type Doc, toOneNode } from './one-node.ts';
 import { localEnv, onePlan, secretValue } from './profile.ts';
 
@@ -138,13 +138,28 @@ export async function replicas(stack: string): Promise<Map<string, [number, numb
  */
 export async function waitConverged(p: Profile, stacks: string[], timeoutMs: number): Promise<void> {
   let lastPrint = 0;
+  // Swarm starts applying a deploy a moment after `docker stack deploy` returns.
+  await sleep(5_000);
   await waitFor(
     `${stacks.join(', ')} to converge`,
     async () => {
       const pending: string[] = [];
-      for (const s of stacks)
-        for (const [name, [run, want]] of await replicas(s))
-          if (run < want) pending.push(`${name} ${run}/${want}`);
+      for (const s of stacks) {
+        const reps = await replicas(s);
+        for (const [name, [run, want]] of reps) if (run < want) pending.push(`${name} ${run}/${want}`);
+        // A rolling update in progress still shows the old tasks running.
+        if (reps.size) {
+          const st = await docker([
+            'service',
+            'inspect',
+            ...reps.keys(),
+            '--format',
+            '{{.Spec.Name}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}',
+          ]);
+          for (const line of st.stdout.split('\n'))
+            if (/ (updating|rollback_started)$/.test(line)) pending.push(line.replace(' ', ' (') + ')');
+        }
+      }
       if (pending.length === 0) return true;
       if (Date.now() - lastPrint > 15_000) {
         lastPrint = Date.now();

@@ -14,6 +14,7 @@ const IMAGES = {
   'node:24-bookworm-slim': 'wpfarm-base/node:24',
 };
 const plan = onePlan({ images: IMAGES, base: 29000, cpus: 2 });
+const secondsOf = (d: string | undefined) => Number(/^(\d+)s$/.exec(d ?? '')?.[1] ?? Number.NaN);
 const prod = new Map<string, Doc>();
 const local = new Map<string, Doc>();
 
@@ -43,6 +44,16 @@ describe('the one-node override', () => {
     }
     // …which production has (the rule is not a no-op)
     expect(prod.get('db')!.services['galera-1']!.deploy?.placement).toBeTruthy();
+  });
+
+  it('caps replicas at two and gives health checks a 10 s floor (docker exec is the cost on one node)', () => {
+    for (const { stack, name, svc } of services(local)) {
+      expect(svc.deploy?.replicas ?? 1, `${stack}/${name}`).toBeLessThanOrEqual(2);
+      const hc = svc.healthcheck as { interval?: string; timeout?: string } | undefined;
+      if (hc?.interval) expect(secondsOf(hc.interval), `${stack}/${name}`).toBeGreaterThanOrEqual(10);
+      if (hc?.timeout) expect(secondsOf(hc.timeout), `${stack}/${name}`).toBeGreaterThanOrEqual(10);
+    }
+    expect(prod.get('services')!.services['router-front']!.deploy?.replicas).toBe(3);
   });
 
   it('publishes exactly the local port plan, in host mode', () => {
@@ -81,7 +92,9 @@ describe('the one-node override', () => {
       delete s.image;
       delete s.ports;
       delete s.environment;
+      delete s.healthcheck;
       if (s.deploy) {
+        delete s.deploy.replicas;
         delete s.deploy.endpoint_mode;
         delete s.deploy.placement;
         if (s.deploy.resources) {
@@ -97,6 +110,8 @@ describe('the one-node override', () => {
         const original = prod.get(stack)!.services[name];
         if (!original) continue; // a stand-in or a local helper
         expect(strip(svc), `${stack}/${name}`).toEqual(strip(original));
+        const test = (x: typeof svc) => (x.healthcheck as { test?: string[] } | undefined)?.test;
+        expect(test(svc), `${stack}/${name} health check`).toEqual(test(original));
         const extra = plan.environment?.[`${stack}/${name}`];
         const expected =
           original.environment || extra ? { ...(original.environment as object), ...extra } : undefined;

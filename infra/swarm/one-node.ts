@@ -10,6 +10,11 @@
  *   publish 9200, one per DB node in production; here they share one node);
  * - no placement constraints, preferences or per-node maxima (one node holds every label's tasks);
  * - no reservations, CPU limits capped at the machine's cores (Docker refuses a larger limit);
+ * - at most two replicas of a service (two keep every rolling update and failover meaningful;
+ *   a third on the same node only adds load on 2 cores);
+ * - health checks at least every 10 s with a 10 s timeout: each probe is a `docker exec`, whose
+ *   own cost (runc, containerd) dominates on a node that carries every tier's ~50 tasks, and a
+ *   probe that times out under that load gets a healthy task killed, whose restart adds more load;
  * - official images → the Debian-built local bases (`infra/swarm/bases.ts`);
  * - NFS volumes → local volumes (no NFS server; one node shares a local volume between replicas);
  * - what cannot be installed here is replaced by a stand-in (named `*-standin`) or left out, each
@@ -23,6 +28,7 @@ export type Svc = Record<string, unknown> & {
   ports?: Port[];
   deploy?: Record<string, unknown> & {
     mode?: string;
+    replicas?: number;
     endpoint_mode?: string;
     placement?: Record<string, unknown>;
     resources?: { limits?: { cpus?: string; memory?: string }; reservations?: unknown };
@@ -52,6 +58,10 @@ export interface OneNodePlan {
   ports: Readonly<Record<string, number>>;
   /** The machine's cores: CPU limits above it are capped. */
   cpus: number;
+  /** Replicas above this are capped. */
+  maxReplicas: number;
+  /** Health checks run at most this often and time out no sooner (Go duration, e.g. `10s`). */
+  healthFloor: string;
   /** `<stack>/<service>` → its stand-in. */
   standins: Readonly<Record<string, Replacement>>;
   /** `<stack>/<service>` → why it is not deployed here. */
@@ -121,6 +131,14 @@ function pruneUnused(doc: Doc): void {
   }
 }
 
+/** Seconds of a Go duration as Compose prints it (`1m30s`, `10s`, `500ms`). */
+function seconds(d: string): number {
+  let s = 0;
+  for (const [, n, unit] of d.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
+    s += Number(n) * ({ ms: 0.001, s: 1, m: 60, h: 3600 } as Record<string, number>)[unit!]!;
+  return s;
+}
+
 function adapt(stack: string, name: string, svc: Svc, plan: OneNodePlan): Svc {
   if (svc.image) svc.image = localImage(svc.image, plan.images);
   svc.deploy ??= {};
@@ -131,6 +149,14 @@ function adapt(stack: string, name: string, svc: Svc, plan: OneNodePlan): Svc {
     delete deploy.placement.preferences;
     delete deploy.placement.max_replicas_per_node;
     if (Object.keys(deploy.placement).length === 0) delete deploy.placement;
+  }
+  if (typeof deploy.replicas === 'number' && deploy.replicas > plan.maxReplicas)
+    deploy.replicas = plan.maxReplicas;
+  const hc = svc.healthcheck as { interval?: string; timeout?: string; disable?: boolean } | undefined;
+  if (hc && !hc.disable) {
+    const floor = seconds(plan.healthFloor);
+    if (seconds(hc.interval ?? '30s') < floor) hc.interval = plan.healthFloor;
+    if (seconds(hc.timeout ?? '30s') < floor) hc.timeout = plan.healthFloor;
   }
   const res = deploy.resources;
   if (res) {

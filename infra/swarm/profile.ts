@@ -3,12 +3,22 @@
  * tests use, the stand-ins for what cannot be installed here, and the secrets it generates. The
  * rules that use them are in one-node.ts; the commands in cli.ts.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { OneNodePlan, Replacement, Svc } from './one-node.ts';
 
 export const SWARM_DIR = resolve(import.meta.dirname);
 const STANDINS = join(SWARM_DIR, 'standins');
+
+/** A stand-in's config, named by its content: Swarm cannot update a config in place. */
+const standinConfig = (name: string, file: string) => ({
+  name: `${name}_${createHash('sha256')
+    .update(readFileSync(join(STANDINS, file)))
+    .digest('hex')
+    .slice(0, 12)}`,
+  file: join(STANDINS, file),
+});
 
 /** Farm images are built and tagged locally as `wpfarm/<name>:local`. */
 export const LOCAL_REGISTRY = 'wpfarm';
@@ -105,7 +115,7 @@ const traefikStandin: Replacement = {
       resources: { limits: { cpus: '1.0', memory: '128M' } },
     },
   },
-  configs: { traefik_standin: { name: 'traefik_standin_v1', file: join(STANDINS, 'traefik-standin.cfg') } },
+  configs: { traefik_standin: standinConfig('traefik_standin', 'traefik-standin.cfg') },
   gaps: 'TLS with the origin certificate, PROXY protocol from the DO LB, HTTP/2, the CrowdSec bouncer',
 };
 
@@ -115,6 +125,8 @@ export function onePlan(opts: { images: Record<string, string>; base: number; cp
     images: opts.images,
     ports: localPorts(opts.base),
     cpus: opts.cpus,
+    maxReplicas: 2,
+    healthFloor: '10s',
     standins: { 'ingress/traefik': traefikStandin },
     leftOut: {
       'ingress/crowdsec': 'CrowdSec does not install here (no image, no Debian package)',
@@ -128,7 +140,7 @@ export function onePlan(opts: { images: Record<string, string>; base: number; cp
     },
     configs: {
       monitoring: {
-        webhook_standin: { name: 'webhook_standin_v1', file: join(STANDINS, 'webhook-standin.cjs') },
+        webhook_standin: standinConfig('webhook_standin', 'webhook-standin.cjs'),
       },
     },
     environment: {

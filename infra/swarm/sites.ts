@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Registry, Site } from '@wpfarm/common/registry/schema';
 import { siteDbName, siteStack } from '../src/render.ts';
 import { taskContainer } from './deploy.ts';
-import { docker } from './docker.ts';
+import { docker, waitFor } from './docker.ts';
 
 /** SQL string literal (the values are generated hex, but quote them properly anyway). */
 const lit = (s: string) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
@@ -33,9 +33,18 @@ export async function createSiteDatabases(
       ].join('\n');
     })
     .join('\n');
-  const galera = await taskContainer('db_galera-1');
-  // Root over the local socket (the image's root has unix_socket auth for the OS root).
-  await docker(['exec', '-i', '-u', '0', galera, 'mariadb', '-uroot'], { input: sql, timeoutMs: 60_000 });
+  // Root over the local socket (the image's root has unix_socket auth for the OS root), once the
+  // node answers (after a deploy it may still be joining).
+  await waitFor(
+    'db_galera-1 to take the site databases',
+    async () => {
+      const galera = await taskContainer('db_galera-1');
+      await docker(['exec', '-i', '-u', '0', galera, 'mariadb', '-uroot'], { input: sql, timeoutMs: 60_000 });
+      return true;
+    },
+    300_000,
+    5_000,
+  );
   log(`databases: ${sites.map(siteDbName).join(', ')}`);
 }
 
