@@ -166,6 +166,12 @@ async function down(p: Profile): Promise<void> {
         .split('\n')
         .filter((v) => DEPLOY_ORDER.some((s) => v.startsWith(`${s}_`)) || v.startsWith('wp-'));
       if (vols.length) await docker(['volume', 'rm', ...vols], { allowFailure: true });
+      // Anonymous volumes of the tasks' images (their VOLUME lines, e.g. the MariaDB base's
+      // /var/lib/mysql under the ProxySQL stand-in): Swarm leaves them behind, unused.
+      const anon = (await docker(['volume', 'ls', '-q', '--filter', 'dangling=true'])).stdout
+        .split('\n')
+        .filter((v) => /^[0-9a-f]{64}$/.test(v));
+      if (anon.length) await docker(['volume', 'rm', ...anon], { allowFailure: true });
       if (existsSync(join(p.runDir, 'secrets'))) rmSync(join(p.runDir, 'secrets'), { recursive: true });
     });
   }
