@@ -127,22 +127,26 @@ export async function writeMarks(stack: string, scenario: string, rows = 1, n = 
   );
 }
 
+/** Marks per scenario on one node (scenario → rows). */
+async function marksOn(stack: string, n: number): Promise<Record<string, number>> {
+  const out = await sql(stack, n, `SELECT scenario, COUNT(*) FROM ${MARKS_DB}.marks GROUP BY scenario`);
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [s, c] = l.split('\t');
+        return [s!, Number(c)];
+      }),
+  );
+}
+
 /** Marks per scenario on every node; throws unless every node holds exactly `expected`. */
 export async function checkMarks(stack: string, expected: Record<string, number>): Promise<void> {
   const want = JSON.stringify(Object.entries(expected).sort());
   for (const n of NODES) {
-    const out = await sql(stack, n, `SELECT scenario, COUNT(*) FROM ${MARKS_DB}.marks GROUP BY scenario`);
-    const got = JSON.stringify(
-      out
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-          const [s, c] = l.split('\t');
-          return [s, Number(c)];
-        })
-        .sort(),
-    );
+    const got = JSON.stringify(Object.entries(await marksOn(stack, n)).sort());
     if (got !== want) throw new Error(`galera-${n}: marks ${got}, expected ${want}`);
   }
 }
@@ -427,17 +431,7 @@ export async function quorumLoss(stack: string, timeoutMs = 300_000): Promise<st
 
 async function currentMarks(stack: string): Promise<Record<string, number>> {
   try {
-    const out = await sql(stack, 1, `SELECT scenario, COUNT(*) FROM ${MARKS_DB}.marks GROUP BY scenario`);
-    return Object.fromEntries(
-      out
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
-          const [s, c] = l.split('\t');
-          return [s!, Number(c)];
-        }),
-    );
+    return await marksOn(stack, 1);
   } catch {
     return {};
   }
