@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -262,6 +263,7 @@ describe('bad input gets a clear error and queues nothing', () => {
     ['brotli', 415, 'x', { 'content-encoding': 'br' }, /content-encoding/],
     ['no token', 401, '{}', { authorization: '' }, /token/],
     ['a wrong token', 401, '{}', { authorization: 'Bearer bridge-test-token-0123456780' }, /token/],
+    ['another scheme', 401, '{}', { authorization: `Basic ${TOKEN}` }, /token/],
   ] as const)('%s → %i', async (_what, status, body, headers, message) => {
     const rx = await receiver();
     const { url, bridge } = await startBridge(rx);
@@ -270,6 +272,43 @@ describe('bad input gets a clear error and queues nothing', () => {
     expect(((await res.json()) as { error: string }).error).toMatch(message);
     expect(bridge.queue.spans).toBe(0);
     expect(await metric(url, `bridge_requests_total{code="${status}"}`)).toBe(1);
+  });
+
+  it('the Bearer scheme is case-insensitive (RFC 9110), the token is not', async () => {
+    const rx = await receiver();
+    const { url } = await startBridge(rx);
+    const body = JSON.stringify(jsonBody([jsonSpan()]));
+    expect((await post(url, body, { authorization: `bearer ${TOKEN}` })).status).toBe(200);
+    expect((await post(url, body, { authorization: `BEARER ${TOKEN}` })).status).toBe(200);
+    expect((await post(url, body, { authorization: `bearer ${TOKEN.toUpperCase()}` })).status).toBe(401);
+  });
+
+  it('a connection that never sends a byte is answered 408 and closed after the headers timeout', async () => {
+    const { url } = await startBridge(await receiver(), { BRIDGE_HEADERS_TIMEOUT_MS: '300' });
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    let data = '';
+    socket.on('data', (d) => (data += d));
+    await new Promise((r) => socket.on('close', r));
+    expect(data).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('connections over BRIDGE_MAX_CONNECTIONS are closed on accept and counted', async () => {
+    const { url } = await startBridge(await receiver(), { BRIDGE_MAX_CONNECTIONS: '2' });
+    const port = Number(new URL(url).port);
+    const held = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')];
+    await Promise.all(held.map((s) => new Promise((r) => s.on('connect', r))));
+    await new Promise((r) => setTimeout(r, 50));
+    const third = connect(port, '127.0.0.1');
+    third.on('error', () => {});
+    await new Promise((r) => third.on('close', r));
+    const closed = held.map((s) => new Promise((r) => s.on('close', r)));
+    for (const s of held) s.destroy();
+    await Promise.all(closed);
+    // The server hears of the closes a moment later: until then a scrape is over the cap too.
+    let refused = Number.NaN;
+    for (let i = 0; i < 50 && Number.isNaN(refused); i++)
+      refused = await metric(url, 'bridge_connections_refused_total').catch(() => Number.NaN);
+    expect(refused).toBeGreaterThanOrEqual(1);
   });
 
   it('413 for a body or a decompressed body over the limit', async () => {

@@ -7,7 +7,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzip } from 'node:zlib';
-import { constantTimeEqual } from '@wpfarm/common/contracts/edge-auth';
+import { bearerMatches } from '@wpfarm/common/bearer';
+import { capConnections, timeoutOptions } from '@wpfarm/common/http-limits';
 import { createServer } from '@wpfarm/common/node-http';
 import type { Logger } from 'pino';
 import { cleanRequest } from './clean.ts';
@@ -90,8 +91,7 @@ export function createBridge(o: BridgeOptions): Bridge {
 
   async function intake(req: IncomingMessage): Promise<{ type: string; body: Buffer | string }> {
     if (stopping) throw new HttpError(503, 'shutting down', { 'retry-after': '5' });
-    const auth = req.headers.authorization ?? '';
-    if (!auth.startsWith('Bearer ') || !constantTimeEqual(auth.slice(7).trim(), config.token))
+    if (!bearerMatches(req.headers.authorization, config.token))
       throw new HttpError(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== JSON_TYPE && type !== PROTOBUF)
@@ -176,7 +176,7 @@ export function createBridge(o: BridgeOptions): Bridge {
   }
 
   const server = createServer(
-    { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 65_000 },
+    { maxHeaderSize: 16 * 1024, ...timeoutOptions(config.connections) },
     (req, res) => {
       handle(req, res).catch((err) => {
         logger.error({ err }, 'request failed');
@@ -185,6 +185,9 @@ export function createBridge(o: BridgeOptions): Bridge {
       });
     },
   );
+
+  const connections = capConnections(server, config.connections.maxConnections);
+  metrics.watchConnections(connections);
 
   let closing: Promise<void> | undefined;
   return {

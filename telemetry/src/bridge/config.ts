@@ -5,6 +5,7 @@
  * over gRPC), else TELEMETRY_FILE (JSON lines, the local farm).
  */
 import { type Env, envReader } from '@wpfarm/common/config/env';
+import { CONNECTION_LIMIT_DEFAULTS, type ConnectionLimits } from '@wpfarm/common/http-limits';
 import type { PipelineOptions } from './pipeline.ts';
 
 export interface BridgeConfig {
@@ -22,6 +23,8 @@ export interface BridgeConfig {
   registryFile: string | undefined;
   /** Time allowed to deliver what is queued on SIGTERM (below the stack's stop_grace_period). */
   shutdownMs: number;
+  /** What a client connection may hold: a silent one is closed after the headers timeout. */
+  connections: ConnectionLimits;
 }
 
 export function loadBridgeConfig(env: Env, readFile?: (p: string) => string): BridgeConfig {
@@ -56,6 +59,23 @@ export function loadBridgeConfig(env: Env, readFile?: (p: string) => string): Br
     redactQuery: r.bool('BRIDGE_REDACT_QUERY', false),
     registryFile: r.opt('REGISTRY_FILE'),
     shutdownMs: r.int('BRIDGE_SHUTDOWN_MS', 10_000, 0, 120_000),
+    connections: {
+      headersTimeoutMs: r.int(
+        'BRIDGE_HEADERS_TIMEOUT_MS',
+        CONNECTION_LIMIT_DEFAULTS.headersTimeoutMs,
+        100,
+        600_000,
+      ),
+      requestTimeoutMs: r.int(
+        'BRIDGE_REQUEST_TIMEOUT_MS',
+        CONNECTION_LIMIT_DEFAULTS.requestTimeoutMs,
+        100,
+        600_000,
+      ),
+      // The edge's exports arrive through Cloudflare, which keeps upstream connections ~60 s idle.
+      keepAliveTimeoutMs: r.int('BRIDGE_KEEPALIVE_TIMEOUT_MS', 65_000, 100, 3_600_000),
+      maxConnections: r.int('BRIDGE_MAX_CONNECTIONS', CONNECTION_LIMIT_DEFAULTS.maxConnections, 1, 1_000_000),
+    },
   };
   r.done();
   return config;

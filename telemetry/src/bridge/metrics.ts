@@ -1,4 +1,6 @@
 /** The bridge's Prometheus metrics (prom-client), one registry per bridge instance. */
+
+import type { ConnectionCounts } from '@wpfarm/common/http-limits';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { SpanQueue } from './queue.ts';
 
@@ -10,6 +12,8 @@ export interface BridgeMetrics {
   dropped: Counter<'reason'>;
   retried: Counter;
   exportSeconds: Histogram;
+  /** Exports the server's open and refused connection counts. */
+  watchConnections(counts: ConnectionCounts): void;
 }
 
 export function createBridgeMetrics(queue: SpanQueue): BridgeMetrics {
@@ -75,5 +79,24 @@ export function createBridgeMetrics(queue: SpanQueue): BridgeMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
+    watchConnections(counts) {
+      new Gauge({
+        name: 'bridge_connections_open',
+        help: 'Client connections open now.',
+        registers,
+        collect() {
+          this.set(counts.open());
+        },
+      });
+      new Counter({
+        name: 'bridge_connections_refused_total',
+        help: 'Client connections closed on accept because BRIDGE_MAX_CONNECTIONS were open.',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(counts.refused());
+        },
+      });
+    },
   };
 }
