@@ -63,8 +63,16 @@ export const WOOCOMMERCE_PATH_PREFIXES: readonly string[] = Object.freeze([
 ]);
 export const WOOCOMMERCE_QUERY_KEYS: readonly string[] = Object.freeze(['add-to-cart', 'wc-ajax']);
 
-/** Path prefixes that are never cached. */
-export const NEVER_CACHE_PATH_PREFIXES: readonly string[] = Object.freeze(['/wp-admin/', '/wp-json/']);
+/** Path prefixes that are never cached (matched on the normalised path, see `normalisePath`). */
+export const NEVER_CACHE_PATH_PREFIXES: readonly string[] = Object.freeze(['/wp-admin/']);
+
+/**
+ * WordPress's REST API, in both of its spellings: `/wp-json/<route>` (pretty permalinks) and
+ * `?rest_route=<route>` (always served, whatever the permalinks). One rule for the edge and the
+ * VCL: a REST request is cached only where the site's policy says `restApiCache`.
+ */
+export const REST_API_PATH_PREFIX = '/wp-json/';
+export const REST_API_QUERY_KEY = 'rest_route';
 
 /** File names (the last path segment) that are never cached, wherever they sit. */
 export const NEVER_CACHE_FILES: readonly string[] = Object.freeze([
@@ -75,13 +83,28 @@ export const NEVER_CACHE_FILES: readonly string[] = Object.freeze([
   'admin-ajax.php',
 ]);
 
-/** Query keys whose presence means "never cache" (previews). */
-export const NEVER_CACHE_QUERY: readonly { key: string; value?: string }[] = Object.freeze([
-  { key: 'preview', value: 'true' },
-]);
+/**
+ * Query keys whose presence, with any value, means "never cache" (`preview=1` and `preview=true`
+ * both render a draft). Matched on the name PHP files the key under (`phpParamName`).
+ */
+export const NEVER_CACHE_QUERY_KEYS: readonly string[] = Object.freeze(['preview']);
 
 /** Methods that may be served from or stored in the cache. */
 export const CACHEABLE_METHODS: readonly string[] = Object.freeze(['GET', 'HEAD']);
+
+/**
+ * Methods a visitor may use at all; anything else (PURGE, BAN, TRACE, PROPFIND…) is refused at
+ * the edge with 405, so the purge methods Varnish honours can never arrive from the internet.
+ */
+export const VISITOR_METHODS: readonly string[] = Object.freeze([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+]);
 
 /** Marketing parameters stripped from the cache key (exact keys, or prefixes ending with `*`). */
 export const MARKETING_PARAMS: readonly string[] = Object.freeze([
@@ -127,6 +150,48 @@ export const POISONING_HEADERS: readonly string[] = Object.freeze([
   'x-http-method-override',
   'x-http-method',
   'x-method-override',
+  // Proxy descriptions a visitor can forge: WordPress and its plugins build URLs and addresses
+  // from them. The visitor's address travels only in X-Forwarded-For, which the edge sets itself.
+  'forwarded',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-ssl',
+  'x-real-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+  'true-client-ip',
+  'client-ip',
+]);
+
+/**
+ * Request headers of the Varnish purge interface (infra/varnish/default.vcl): stripped from every
+ * visitor request at the edge and unset by the VCL on anything that is not a purge, so only the
+ * purger ever sends them.
+ */
+export const PURGE_HEADERS: readonly string[] = Object.freeze([
+  'x-purge-secret',
+  'xkey-purge',
+  'xkey-softpurge',
+  'x-ban-host',
+  'x-ban-url',
+]);
+
+/** The prefix of the farm's own hints (router → Varnish → router): never from a visitor. */
+export const FARM_HEADER_PREFIX = 'x-farm-';
+
+/**
+ * Headers a stored page may `Vary` on: the cacheable fetch sets each from the key (the scheme,
+ * the device variant's User-Agent), leaves it out for every key (Cookie, Accept, Origin), or the
+ * cache negotiates it itself (Accept-Encoding). A `Vary` naming anything else means the page
+ * depends on something the key does not hold: it is not stored (`varyOutsideKey`).
+ */
+export const VARY_WITHIN_KEY: readonly string[] = Object.freeze([
+  'accept-encoding',
+  'accept',
+  'cookie',
+  'origin',
+  'user-agent',
+  'x-forwarded-proto',
 ]);
 
 /** Cache-status values of the `x-edge-cache` debug header. */
@@ -146,4 +211,73 @@ export function isMarketingParam(key: string): boolean {
     if (m.endsWith('*') ? key.startsWith(m.slice(0, -1)) : key === m) return true;
   }
   return false;
+}
+
+/**
+ * The first header a `Vary` value names that the key does not hold (`*` included), or undefined
+ * when the page may be stored.
+ * @example varyOutsideKey('Accept-Encoding, Accept-Language') // 'accept-language'
+ */
+export function varyOutsideKey(vary: string | null | undefined): string | undefined {
+  if (!vary) return undefined;
+  for (const raw of vary.split(',')) {
+    const name = raw.trim().toLowerCase();
+    if (name && !VARY_WITHIN_KEY.includes(name)) return name;
+  }
+  return undefined;
+}
+
+/**
+ * The name PHP files a (percent-decoded) query key under in `$_GET`, so `rest.route`,
+ * ` rest_route`, `rest[route` and `rest_route[]` all count as `rest_route`: leading spaces
+ * dropped, the part before `[…]` for an array, spaces, dots and a lone `[` turned into `_`, and
+ * cut at a NUL (PHP's names are C strings).
+ */
+export function phpParamName(raw: string): string {
+  let name = raw;
+  const nul = name.indexOf('\0');
+  if (nul >= 0) name = name.slice(0, nul);
+  name = name.replace(/^ +/, '');
+  const open = name.indexOf('[');
+  if (open > 0 && name.indexOf(']', open) > open) name = name.slice(0, open);
+  return name.replace(/[ .[]/g, '_');
+}
+
+/** True when a query holds `key` under any spelling PHP files as that name. */
+export function hasPhpParam(query: URLSearchParams, key: string): boolean {
+  for (const k of query.keys()) if (phpParamName(k) === key) return true;
+  return false;
+}
+
+/**
+ * A path as the web server and WordPress resolve it, for rule matching only (the request keeps
+ * its own spelling): percent-escapes decoded (repeatedly, so `%255F` cannot hide a `_`), runs of
+ * slashes collapsed, dot segments resolved, lower case (a rule is never weaker for that).
+ * @example normalisePath('//__EDGE/%68ealth') // '/__edge/health'
+ */
+export function normalisePath(path: string): string {
+  let p = path;
+  for (let i = 0; i < 4 && /%[0-9a-f]{2}/i.test(p); i++) {
+    p = p.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  }
+  const out: string[] = [];
+  for (const seg of p.split(/[/\\]+/)) {
+    if (seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  const joined = out.join('/');
+  const trailing = /[/\\]$/.test(p) && !joined.endsWith('/') ? '/' : '';
+  return (joined.startsWith('/') ? joined : `/${joined}`).concat(trailing).toLowerCase();
+}
+
+/** Which spelling makes a request a REST API call, if any: the path or the query key. */
+export function restApiSpelling(
+  normalisedPath: string,
+  query: URLSearchParams,
+): 'path' | 'query' | undefined {
+  const bare = REST_API_PATH_PREFIX.slice(0, -1);
+  if (normalisedPath === bare || normalisedPath.startsWith(REST_API_PATH_PREFIX)) return 'path';
+  if (hasPhpParam(query, REST_API_QUERY_KEY)) return 'query';
+  return undefined;
 }

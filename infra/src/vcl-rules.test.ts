@@ -6,6 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import {
+  hasPhpParam,
+  NEVER_CACHE_PATH_PREFIXES,
+  normalisePath,
+  PURGE_HEADERS,
+  REST_API_PATH_PREFIX,
+  REST_API_QUERY_KEY,
+} from '@wpfarm/common/cache-rules';
 import { type DemoOrigin, startDemoOrigin } from '@wpfarm/common/peers/demo-origin';
 import {
   renderPurgersAcl,
@@ -17,7 +25,7 @@ import {
 import { parseRegistry } from '@wpfarm/common/registry/load';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CACHE_RULES_VCL, renderCacheRulesVcl } from './vcl-rules.ts';
+import { CACHE_RULES_VCL, pathPrefixPattern, phpKeyPattern, renderCacheRulesVcl } from './vcl-rules.ts';
 
 const run = promisify(execFile);
 /** The acl purgers of the Swarm stack (farm_purge), mounted as a config beside backends.vcl. */
@@ -56,6 +64,81 @@ describe('generated cache-rules.vcl', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('one rule for the edge and the VCL (issue 15: REST and previews in every spelling)', () => {
+  // The generated patterns are PCRE in Varnish; these use only syntax JavaScript reads the same.
+  const vclQuery = (key: string, url: string) => new RegExp(phpKeyPattern(key)).test(url);
+  const edgeQuery = (key: string, url: string) =>
+    hasPhpParam(new URL(url, 'http://a.test').searchParams, key);
+  it.each([
+    ['/?rest_route=/wp/v2/posts', true],
+    ['/index.php?rest_route=%2Fwp%2Fv2%2Fposts', true],
+    ['/?p=1&rest_route=/x', true],
+    ['/?rest.route=/x', true],
+    ['/?rest+route=/x', true],
+    ['/?rest%5Froute=/x', true],
+    ['/?%72est_route=/x', true],
+    ['/?+rest_route=/x', true],
+    ['/?rest_route[]=/x', true],
+    ['/?rest_route', true],
+    ['/?rest_routes=/x', false],
+    ['/?xrest_route=/x', false],
+    ['/?q=rest_route', false],
+    ['/blog/', false],
+  ])('rest_route in %s: %s at the edge and in the VCL', (url, expected) => {
+    expect(edgeQuery(REST_API_QUERY_KEY, url)).toBe(expected);
+    expect(vclQuery(REST_API_QUERY_KEY, url)).toBe(expected);
+  });
+
+  it.each([
+    ['/?p=1&preview=true', true],
+    ['/?p=1&preview=1', true],
+    ['/?preview', true],
+    ['/?pre%76iew=1', true],
+    ['/?previews=1', false],
+  ])('preview in %s: %s at the edge and in the VCL', (url, expected) => {
+    expect(edgeQuery('preview', url)).toBe(expected);
+    expect(vclQuery('preview', url)).toBe(expected);
+  });
+
+  it.each([
+    ['/wp-json/wp/v2/posts', REST_API_PATH_PREFIX, true],
+    ['/wp-json', REST_API_PATH_PREFIX, true],
+    ['/wp-json?x=1', REST_API_PATH_PREFIX, true],
+    ['//wp-json/wp/v2/posts', REST_API_PATH_PREFIX, true],
+    ['/wp%2Djson/wp/v2/posts', REST_API_PATH_PREFIX, true],
+    ['/%2Fwp-json/', REST_API_PATH_PREFIX, true],
+    ['/wp-jsonx/', REST_API_PATH_PREFIX, false],
+    ['/blog/wp-json/', REST_API_PATH_PREFIX, false],
+    ['//wp-admin/', '/wp-admin/', true],
+    ['/%77p-admin/', '/wp-admin/', true],
+    ['/wp-admin', '/wp-admin/', true],
+    ['/wp-administrator/', '/wp-admin/', false],
+  ])('%s under %s: %s at the edge and in the VCL', (url, prefix, expected) => {
+    const path = normalisePath(url.split('?')[0]!);
+    const bare = prefix.slice(0, -1);
+    expect(path === bare || path.startsWith(prefix)).toBe(expected);
+    expect(new RegExp(pathPrefixPattern(prefix)).test(url)).toBe(expected);
+  });
+
+  it('every never-cache path prefix is in the generated VCL', () => {
+    const vcl = renderCacheRulesVcl();
+    for (const p of [...NEVER_CACHE_PATH_PREFIXES, REST_API_PATH_PREFIX])
+      expect(vcl).toContain(pathPrefixPattern(p));
+  });
+
+  it('every header default.vcl reads in its purge branch is one the edge strips and the VCL unsets', () => {
+    const vcl = readFileSync(join(VCL_DIR, 'default.vcl'), 'utf8');
+    const branch = vcl.slice(
+      vcl.indexOf('req.method == "BAN"'),
+      vcl.indexOf('return (synth(400, "Bad purge request"))'),
+    );
+    const read = new Set([...branch.matchAll(/req\.http\.([a-z0-9-]+)/gi)].map((m) => m[1]!.toLowerCase()));
+    // The farm's own x-farm-* (the expected secret, the purge count) are set by the VCL itself.
+    for (const h of read) if (h.startsWith('x-farm-')) read.delete(h);
+    expect([...read].sort()).toEqual([...PURGE_HEADERS].sort());
   });
 });
 
@@ -136,7 +219,16 @@ describe('default.vcl against a real varnishd and the demo origin', () => {
   });
 
   it('never caches admin, login, previews, POST; woocommerce pages only with the router hint', async () => {
-    for (const path of ['/wp-admin/', '/wp-login.php', '/?p=1&preview=true', '/wp-json/wp/v2/posts']) {
+    for (const path of [
+      '/wp-admin/',
+      '//wp-admin/',
+      '/wp-login.php',
+      '/?p=1&preview=true',
+      '/?p=1&preview=1',
+      '/wp-json/wp/v2/posts',
+      '/?rest_route=/wp/v2/posts',
+      '/?rest.route=/wp/v2/posts',
+    ]) {
       await get(path);
       expect((await get(path)).cache, path).toBe('MISS');
     }
@@ -144,6 +236,21 @@ describe('default.vcl against a real varnishd and the demo origin', () => {
     expect(post.reason).toBe('method');
     await get('/cart/', { 'x-farm-woocommerce': '1' });
     expect((await get('/cart/', { 'x-farm-woocommerce': '1' })).reason).toBe('woocommerce');
+  });
+
+  it('caches ?rest_route= only where the router says the site caches its REST API', async () => {
+    // Not `/`: the demo origin would tag it alpha-home, which a later purge test counts.
+    const path = '/index.php?rest_route=/wp/v2/posts&cached=1';
+    await get(path, { 'x-farm-rest-cache': '1' });
+    expect((await get(path, { 'x-farm-rest-cache': '1' })).cache).toBe('HIT');
+    expect((await get('/index.php?rest_route=/wp/v2/posts&cached=2')).reason).toBe('query');
+  });
+
+  it('refuses methods no visitor uses (405), as the edge does', async () => {
+    for (const method of ['PROPFIND', 'MKCOL', 'TRACK']) {
+      const r = await get('/hello/', {}, 'alpha.farm.test', method);
+      expect(r.status, method).toBe(405);
+    }
   });
 
   it('refuses BAN and PURGE without the secret (403) and accepts them with it (200)', async () => {
@@ -297,5 +404,55 @@ describe('grace: stale-if-error beyond stale-while-revalidate', () => {
     const fresh = await fetch(url).then((r) => r.text());
     expect(fresh).toMatch(/^page \d+$/);
     expect(fresh).not.toBe('page 1');
+  });
+});
+
+describe('what Varnish forwards to the origin', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vcl-hdr-'));
+  chmodSync(dir, 0o755);
+  const seen: Record<string, string | string[] | undefined>[] = [];
+  let server: Server;
+  let varnish: VarnishInstance;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    varnish = await startVarnish({
+      dir: join(dir, 'v'),
+      backend: { host: '127.0.0.1', port: (server.address() as AddressInfo).port },
+      purgeSecret: 'purge-secret-for-the-header-test',
+    });
+  });
+  afterAll(async () => {
+    await varnish?.stop();
+    server?.closeAllConnections();
+    server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('never the purge headers nor forged proxy headers, on a pass or a fetch (issue 16)', async () => {
+    const sent = {
+      'x-purge-secret': 'guess',
+      'xkey-purge': 'alpha-home',
+      'xkey-softpurge': 'alpha-home',
+      'x-ban-host': 'alpha.farm.test',
+      'x-ban-url': '/',
+      forwarded: 'for=198.51.100.9;host=evil.test',
+      'x-forwarded-port': '8443',
+      'x-forwarded-prefix': '/evil',
+      'x-real-ip': '6.6.6.6',
+    };
+    for (const path of ['/fetched/', '/wp-admin/']) {
+      const r = await request(`http://127.0.0.1:${varnish.port}${path}`, {
+        headers: { host: 'alpha.farm.test', ...sent },
+      });
+      await r.body.dump();
+      expect(r.statusCode).toBe(200);
+    }
+    expect(seen).toHaveLength(2);
+    for (const h of seen) for (const name of Object.keys(sent)) expect(h[name], name).toBeUndefined();
   });
 });

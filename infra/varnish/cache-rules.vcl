@@ -6,6 +6,17 @@
 # x-farm-bypass (a per-site extra bypass cookie was present).
 
 sub farm_rules_recv {
+  # Only the visitor methods get this far (purges were answered before): anything else is refused,
+  # as the edge and the front router do.
+  if (req.method != "GET" && req.method != "HEAD" && req.method != "POST" && req.method != "PUT" && req.method != "PATCH" && req.method != "DELETE" && req.method != "OPTIONS") {
+    return (synth(405, "Method Not Allowed"));
+  }
+  # The purge interface's headers are the purger's only: never forwarded to the origin.
+  unset req.http.x-purge-secret;
+  unset req.http.xkey-purge;
+  unset req.http.xkey-softpurge;
+  unset req.http.x-ban-host;
+  unset req.http.x-ban-url;
   # Headers that could poison the cache never reach the origin.
   unset req.http.x-forwarded-host;
   unset req.http.x-original-url;
@@ -16,6 +27,15 @@ sub farm_rules_recv {
   unset req.http.x-http-method-override;
   unset req.http.x-http-method;
   unset req.http.x-method-override;
+  unset req.http.forwarded;
+  unset req.http.x-forwarded-port;
+  unset req.http.x-forwarded-prefix;
+  unset req.http.x-forwarded-ssl;
+  unset req.http.x-real-ip;
+  unset req.http.x-client-ip;
+  unset req.http.x-cluster-client-ip;
+  unset req.http.true-client-ip;
+  unset req.http.client-ip;
 
   # Marketing parameters leave the cache key (and the origin request); functional ones stay.
   if (req.url ~ "[?&](utm_[^=&]*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|_ke|ref|fb_action_ids|fb_action_types|fb_source|mkt_tok|epik|ck_subscriber_id)(=|&|$)") {
@@ -31,23 +51,28 @@ sub farm_rules_recv {
     set req.http.x-farm-reason = "authorization";
     return (pass);
   }
-  if (req.url ~ "^(\/wp\-admin\/)") {
+  if (req.url ~ "^(?:/|%2[fF])+(?:w|%77)(?:p|%70)(?:\-|%2[dD])(?:a|%61)(?:d|%64)(?:m|%6[dD])(?:i|%69)(?:n|%6[eE])(?:(?:/|%2[fF])+|[?]|$)") {
     set req.http.x-farm-reason = "path";
     return (pass);
   }
-  if (req.url ~ "^/wp-json/" && !req.http.x-farm-rest-cache) {
+  # The REST API in both spellings (common's REST_API_* rule), unless the site caches it.
+  if (!req.http.x-farm-rest-cache && req.url ~ "^(?:/|%2[fF])+(?:w|%77)(?:p|%70)(?:\-|%2[dD])(?:j|%6[aA])(?:s|%73)(?:o|%6[fF])(?:n|%6[eE])(?:(?:/|%2[fF])+|[?]|$)") {
     set req.http.x-farm-reason = "path";
+    return (pass);
+  }
+  if (!req.http.x-farm-rest-cache && req.url ~ "[?&](?:\+|%20)*(?:r|%72)(?:e|%65)(?:s|%73)(?:t|%74)(?:_|\.|\+|\[|%5[fF]|%2[eE]|%20|%5[bB])(?:r|%72)(?:o|%6[fF])(?:u|%75)(?:t|%74)(?:e|%65)(?:=|&|$|\[|%5[bB]|%00)") {
+    set req.http.x-farm-reason = "query";
     return (pass);
   }
   if (req.url ~ "^[^?]*/(wp\-login\.php|xmlrpc\.php|wp\-cron\.php|wp\-comments\-post\.php|admin\-ajax\.php)([?#]|$)") {
     set req.http.x-farm-reason = "path";
     return (pass);
   }
-  if (req.url ~ "[?&](preview=true)(&|#|$)") {
+  if (req.url ~ "[?&](?:\+|%20)*(?:p|%70)(?:r|%72)(?:e|%65)(?:v|%76)(?:i|%69)(?:e|%65)(?:w|%77)(?:=|&|$|\[|%5[bB]|%00)") {
     set req.http.x-farm-reason = "query";
     return (pass);
   }
-  if (req.http.x-farm-woocommerce && (req.url ~ "^(\/cart|\/checkout|\/my\-account)" || req.url ~ "[?&](add\-to\-cart|wc\-ajax)(=|&|$)")) {
+  if (req.http.x-farm-woocommerce && (req.url ~ "^(\/cart|\/checkout|\/my\-account)" || req.url ~ "[?&](?:\+|%20)*(?:a|%61)(?:d|%64)(?:d|%64)(?:\-|%2[dD])(?:t|%74)(?:o|%6[fF])(?:\-|%2[dD])(?:c|%63)(?:a|%61)(?:r|%72)(?:t|%74)(?:=|&|$|\[|%5[bB]|%00)|[?&](?:\+|%20)*(?:w|%77)(?:c|%63)(?:\-|%2[dD])(?:a|%61)(?:j|%6[aA])(?:a|%61)(?:x|%78)(?:=|&|$|\[|%5[bB]|%00)")) {
     set req.http.x-farm-reason = "woocommerce";
     return (pass);
   }
