@@ -2,6 +2,7 @@
  * The worker's Hono app: the purge endpoint, the visitor path, and one error handler rendering
  * EdgeError as a JSON envelope. No logic of its own beyond wiring and the per-request trace.
  */
+import { bearerMatches } from '@wpfarm/common/bearer';
 import { EDGE_PURGE_PATH } from '@wpfarm/common/contracts/purge';
 import { Hono } from 'hono';
 import { edgeAnswer } from './answers.ts';
@@ -36,13 +37,22 @@ export function buildApp(deps: EdgeDeps = defaultDeps) {
   app.all(EDGE_PURGE_PATH, () => edgeAnswer(405, 'method', { headers: { allow: 'POST' } }));
 
   // Readiness: 200 once this isolate holds a host map (local farm, benchmark, synthetic checks).
+  // It answers on every host, so by itself it says only "ready" or not: the site count and the
+  // map's age go to the holder of the purge token, and a failure's cause goes to the log.
   app.get(EDGE_HEALTH_PATH, async (c) => {
-    const cfg = configFor(c.env);
-    const map = await loadHostMap(c.env.EDGE_KV, cfg.hostMapTtlMs, deps.now());
-    return edgeAnswer(200, 'health', {
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ok: true, sites: map.byId.size, hostMapGeneratedAt: map.generatedAt }),
-    });
+    const json = { 'content-type': 'application/json' };
+    try {
+      const cfg = configFor(c.env);
+      const map = await loadHostMap(c.env.EDGE_KV, cfg.hostMapTtlMs, deps.now());
+      const detail = bearerMatches(c.req.header('authorization'), cfg.purgeToken);
+      const body = detail
+        ? { ok: true, sites: map.byId.size, hostMapGeneratedAt: map.generatedAt }
+        : { ok: true };
+      return edgeAnswer(200, 'health', { headers: json, body: JSON.stringify(body) });
+    } catch (err) {
+      log('error', 'not ready', { code: (err as EdgeError).code, error: String(err) });
+      return edgeAnswer(503, 'health', { headers: json, body: JSON.stringify({ ok: false }) });
+    }
   });
 
   app.all('*', (c) => {

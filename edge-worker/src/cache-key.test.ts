@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { cacheKeyUrl, deviceVariant, deviceVariants, keyQuery, pageKey } from './cache-key.ts';
+import {
+  cacheKeyUrl,
+  deviceUserAgent,
+  deviceVariant,
+  deviceVariants,
+  keyQuery,
+  pageKey,
+} from './cache-key.ts';
 
 describe('keyQuery', () => {
   it.each([
@@ -48,5 +55,13 @@ describe('cacheKeyUrl', () => {
     expect(
       cacheKeyUrl({ scheme: 'https', host: 'a.test', version: 3, device: 'mobile', page: '/p/?paged=2' }),
     ).toBe('https://a.test/__edge-cache/https/v3/mobile/p/?paged=2');
+  });
+});
+
+describe('the User-Agent of a cacheable fetch', () => {
+  it('is classified as the device variant it stands for', () => {
+    expect(deviceVariant(deviceUserAgent('mobile'), true)).toBe('mobile');
+    expect(deviceVariant(deviceUserAgent('desktop'), true)).toBe('desktop');
+    expect(deviceVariant(deviceUserAgent('any'), true)).toBe('desktop');
   });
 });

@@ -15,6 +15,22 @@ export function deviceVariant(userAgent: string | null | undefined, variants: bo
   return userAgent && MOBILE_UA.test(userAgent) ? 'mobile' : 'desktop';
 }
 
+/**
+ * The User-Agent a cacheable fetch sends for a device variant: the origin renders for the variant,
+ * never for one visitor's browser. The mobile one passes WordPress's wp_is_mobile() test (and
+ * `MOBILE_UA`); the other two do not.
+ */
+const DEVICE_USER_AGENTS: Record<Device, string> = {
+  any: 'Mozilla/5.0 (X11; Linux x86_64) wpfarm-edge/1',
+  desktop: 'Mozilla/5.0 (X11; Linux x86_64) wpfarm-edge/1',
+  mobile: 'Mozilla/5.0 (Linux; Android 14) Mobile wpfarm-edge/1',
+};
+
+/** The User-Agent of a device variant's cacheable fetch. */
+export function deviceUserAgent(device: Device): string {
+  return DEVICE_USER_AGENTS[device];
+}
+
 /** Every device variant a URL may be stored under, for URL purges. */
 export function deviceVariants(variants: boolean): Device[] {
   return variants ? ['mobile', 'desktop'] : ['any'];

@@ -3,14 +3,15 @@
  * (lookup, freshness, stale-while-revalidate with one refresh per key, stale-if-error).
  */
 
+import { normalisePath, VISITOR_METHODS } from '@wpfarm/common/cache-rules';
 import { edgeAnswer } from './answers.ts';
 import { botGate } from './bot-gate.ts';
-import { cacheKeyUrl, deviceVariant, pageKey } from './cache-key.ts';
+import { cacheKeyUrl, type Device, deviceVariant, pageKey } from './cache-key.ts';
 import { configFor, type EdgeConfig } from './config.ts';
 import type { EdgeSite } from './host-map.ts';
 import { routeHost } from './host-map.ts';
 import { log } from './log.ts';
-import { fetchOrigin, OriginFailure, originRequest } from './origin.ts';
+import { fetchOrigin, keyedRequest, OriginFailure, passRequest, visitorAddress } from './origin.ts';
 import { entryPurged } from './purge-state.ts';
 import { requestPolicy } from './request-policy.ts';
 import { freshness, responsePolicy } from './response-policy.ts';
@@ -25,11 +26,30 @@ export interface EdgeDeps {
   cache: () => Cache;
 }
 
+/** The parts of a cache key a cacheable fetch is built from (the version only selects the entry). */
+interface KeyedPage {
+  scheme: string;
+  host: string;
+  device: Device;
+  page: string;
+}
+
 /** Per-request facts the span exporter reports. */
 export type RequestRecord = SpanFacts;
 
-/** Paths the worker owns: never forwarded, never a cache key a visitor can reach. */
+/**
+ * Paths the worker owns: never forwarded, never a cache key a visitor can reach. Matched on the
+ * normalised path, so `/__EDGE/…`, `//__edge/…` and `/%5F%5Fedge/…` are reserved too.
+ */
 const RESERVED_PREFIX = '/__edge';
+
+/** The `Allow` header of a 405: the visitor methods. */
+const ALLOW = VISITOR_METHODS.join(', ');
+
+/** True when a path, however spelled, is one of the worker's own. */
+export function isReservedPath(pathname: string): boolean {
+  return normalisePath(pathname).startsWith(RESERVED_PREFIX);
+}
 
 /** Background refreshes running in this isolate, by cache key: at most one per key. */
 const refreshing = new Map<string, Promise<void>>();
@@ -57,7 +77,11 @@ export async function handleEdge(
 ): Promise<Response> {
   const cfg = configFor(env);
   const url = new URL(req.url);
-  if (url.pathname.startsWith(RESERVED_PREFIX)) return edgeAnswer(404, 'path:reserved', { block: true });
+  // PURGE, BAN, TRACE, PROPFIND…: nothing a WordPress visitor needs, and the purge methods must
+  // never reach Varnish from the internet (it sees every edge request as coming from the router).
+  if (!VISITOR_METHODS.includes(req.method))
+    return edgeAnswer(405, 'method:not-allowed', { block: true, headers: { allow: ALLOW } });
+  if (isReservedPath(url.pathname)) return edgeAnswer(404, 'path:reserved', { block: true });
   const map = await loadHostMap(env.EDGE_KV, cfg.hostMapTtlMs, deps.now());
   const route = routeHost(map, url);
   if (route.kind === 'unknown') {
@@ -110,7 +134,7 @@ export async function handleEdge(
 async function pass(v: Visit, reason: string, record: RequestRecord): Promise<Response> {
   record.cache = 'BYPASS';
   record.reason = reason;
-  const oreq = originRequest(v.req, v.cfg, { host: v.host, trace: v.trace, forwardCookies: true });
+  const oreq = passRequest(v.req, v.cfg, { host: v.host, trace: v.trace });
   try {
     return withStatus(await fetchOrigin(oreq, v.cfg.originTimeoutMs), 'BYPASS', reason);
   } catch (err) {
@@ -135,13 +159,13 @@ async function cached(v: Visit, record: RequestRecord): Promise<Response> {
   const now = deps.now();
   const page = pageKey(url);
   const state = await loadPurgeState(v.env.EDGE_KV, site.id, cfg.purgeStateTtlMs, now);
-  const key = cacheKeyUrl({
+  const parts: KeyedPage = {
     scheme: url.protocol.slice(0, -1),
     host: v.host,
-    version: state.v,
     device: deviceVariant(req.headers.get('user-agent'), site.policy.deviceVariants),
     page,
-  });
+  };
+  const key = cacheKeyUrl({ ...parts, version: state.v });
   const cache = deps.cache();
   const entry = await cache.match(key);
   let fallback: Response | undefined;
@@ -154,7 +178,7 @@ async function cached(v: Visit, record: RequestRecord): Promise<Response> {
       const f = freshness((now - meta.stored) / 1000, meta);
       if (f === 'fresh') return done(record, toClient(entry, 'HIT', 'fresh', { head, now }));
       if (f === 'stale') {
-        v.ctx.waitUntil(refresh(v, key));
+        v.ctx.waitUntil(refresh(v, key, parts));
         return done(record, toClient(entry, 'STALE', 'revalidating', { head, now }));
       }
       if (f === 'error-only') fallback = entry;
@@ -162,12 +186,7 @@ async function cached(v: Visit, record: RequestRecord): Promise<Response> {
     }
   }
 
-  const oreq = originRequest(req, cfg, {
-    host: v.host,
-    trace: v.trace,
-    forwardCookies: false,
-    method: 'GET',
-  });
+  const oreq = keyedRequest(cfg, { ...parts, trace: v.trace, address: visitorAddress(req) });
   let res: Response;
   try {
     res = await fetchOrigin(oreq, cfg.originTimeoutMs);
@@ -207,17 +226,14 @@ export function refreshLockKey(key: string): string {
 
 /**
  * Refreshes a stale entry in the background; concurrent stale hits on the same key in this
- * isolate share one origin fetch. A failed or 5xx refresh keeps the old entry (stale-if-error).
+ * isolate share one origin fetch. The fetch is built from the key alone, never from the visitor
+ * whose hit started it (a visitor's `Range` once made it a 206 that deleted the entry). A failed
+ * or 5xx refresh keeps the old entry (stale-if-error).
  */
-function refresh(v: Visit, key: string): Promise<void> {
+function refresh(v: Visit, key: string, parts: KeyedPage): Promise<void> {
   const running = refreshing.get(key);
   if (running) return running;
-  const oreq = originRequest(v.req, v.cfg, {
-    host: v.host,
-    trace: v.trace,
-    forwardCookies: false,
-    method: 'GET',
-  });
+  const oreq = keyedRequest(v.cfg, { ...parts, trace: v.trace, address: undefined });
   const cache = v.deps.cache();
   const lock = refreshLockKey(key);
   const job = (async () => {

@@ -4,7 +4,7 @@
  * URL and tag purges are recorded in the site's purge state (global, via KV) and URL entries of
  * this data centre are deleted from the Cache API at once.
  */
-import { edgeSecretMatches } from '@wpfarm/common/contracts/edge-auth';
+import { bearerMatches } from '@wpfarm/common/bearer';
 import { PURGE_LIMITS, validatePurgeRequest } from '@wpfarm/common/contracts/purge';
 import { cacheKeyUrl, deviceVariants, pageKey } from './cache-key.ts';
 import { configFor } from './config.ts';
@@ -33,10 +33,9 @@ export interface PurgeAnswer {
 /** Handles a purge call. @throws EdgeError for every refusal (401, 400, 404, 413). */
 export async function handlePurge(req: Request, env: Env, deps: EdgeDeps): Promise<Response> {
   const cfg = configFor(env);
-  const auth = req.headers.get('authorization') ?? '';
-  const presented = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : '';
-  // No token configured means nobody may purge; the comparison still runs to keep timing flat.
-  const ok = edgeSecretMatches(presented, [cfg.purgeToken ?? '']) && cfg.purgeToken !== undefined;
+  // The scheme in any case (RFC 9110), the token in constant time; no token configured means
+  // nobody may purge.
+  const ok = bearerMatches(req.headers.get('authorization') ?? undefined, cfg.purgeToken);
   if (!ok) {
     log('warn', 'refused', { reason: 'purge:unauthorized', ip: req.headers.get('cf-connecting-ip') });
     throw new EdgeError('PURGE_UNAUTHORIZED', 'missing or wrong bearer token');

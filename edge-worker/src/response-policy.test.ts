@@ -29,6 +29,10 @@ describe('responsePolicy', () => {
     [200, { 'cache-control': 'max-age=600, public' }, 'store:300'],
     [200, { vary: 'Accept-Encoding, *' }, 'origin:vary-star'],
     [200, { vary: 'Accept-Encoding' }, 'store:300'],
+    [200, { vary: 'Cookie, User-Agent, Origin' }, 'store:300'],
+    // Regression (issue 16): only `*` was honoured; a language variant was served to everyone.
+    [200, { vary: 'Accept-Encoding, Accept-Language' }, 'origin:vary:accept-language'],
+    [200, { vary: 'X-Forwarded-For' }, 'origin:vary:x-forwarded-for'],
   ] as const)('%i %j → %s', (status, headers, expected) => {
     const v = responsePolicy(status, new Headers(headers), policy);
     expect(v.store ? `store:${v.ttl}` : v.reason).toBe(expected);

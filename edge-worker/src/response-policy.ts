@@ -2,6 +2,7 @@
  * Whether an origin response may be stored, for how long, and how fresh a stored entry is. Pure.
  * TTLs come from the site's policy; the browser still gets the origin's own Cache-Control.
  */
+import { varyOutsideKey } from '@wpfarm/common/cache-rules';
 import type { SitePolicy } from '@wpfarm/common/registry/schema';
 
 /** How long an entry is fresh, then servable stale while one refresh runs, then servable on error. */
@@ -19,7 +20,7 @@ const SHORT_TTL = new Set([301, 404, 410]);
 
 /**
  * Decides whether to store a response: never with Set-Cookie, `private`, `no-store`, `no-cache`,
- * `Vary: *`, or a 5xx; other statuses (302, 403, 206…) are passed on, not stored.
+ * a `Vary` naming a header outside the key (`*` included), or a 5xx; other statuses (302, 403, 206…) are passed on, not stored.
  */
 export function responsePolicy(status: number, headers: Headers, policy: SitePolicy): ResponseVerdict {
   if (status >= 500) return { store: false, reason: `origin:${status}` };
@@ -28,8 +29,11 @@ export function responsePolicy(status: number, headers: Headers, policy: SitePol
   for (const directive of ['private', 'no-store', 'no-cache'] as const) {
     if (hasDirective(cc, directive)) return { store: false, reason: `origin:${directive}` };
   }
-  const vary = headers.get('vary');
-  if (vary?.split(',').some((v) => v.trim() === '*')) return { store: false, reason: 'origin:vary-star' };
+  // The key holds scheme, host, device and page; a page that varies on anything else (the
+  // visitor's language, address…) would be served to visitors it was not made for.
+  const outside = varyOutsideKey(headers.get('vary'));
+  if (outside === '*') return { store: false, reason: 'origin:vary-star' };
+  if (outside) return { store: false, reason: `origin:vary:${outside}` };
   let ttl: number;
   if (FULL_TTL.has(status)) ttl = policy.htmlTtl;
   else if (SHORT_TTL.has(status)) ttl = Math.min(policy.shortTtl, policy.htmlTtl || policy.shortTtl);

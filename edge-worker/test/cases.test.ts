@@ -663,7 +663,7 @@ const CASES: Case[] = [
 /** Gives each case its own cache entries (an unknown parameter stays in the key) and origin count. */
 function scoped(url: string, id: string): string {
   const u = new URL(url);
-  if (!u.pathname.startsWith('/.') && !u.pathname.includes('/__edge')) u.searchParams.set('case', id);
+  if (!u.pathname.includes('/__edge')) u.searchParams.set('case', id);
   return u.toString();
 }
 

@@ -8,7 +8,7 @@
  * `/__front/spans` lists what the receiver got. And a peer that accepts connections and never
  * answers (a hung bridge); `/__front/hung` says how many connections it holds.
  */
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { EDGE_AUTH_HEADER, EDGE_HOST_HEADER, edgeSecretMatches } from '@wpfarm/common/contracts/edge-auth';
@@ -27,6 +27,34 @@ declare module 'vitest' {
     bridgePort: number;
     hungPort: number;
   }
+}
+
+/**
+ * What WordPress behind Varnish does that the demo origin does not, for the hardening tests:
+ * a `Range` on a cached page is answered 206 (Varnish serves ranges from its objects); a page
+ * negotiated on `Accept-Language` (`/lang/…`, like a multilingual plugin) says so in `Vary`; and
+ * `?rest_route=<route>` is the REST API, served exactly as `/wp-json/<route>`.
+ * Returns true when it answered.
+ */
+function wordpressLike(req: IncomingMessage, res: ServerResponse): boolean {
+  const url = new URL(req.url ?? '/', 'http://origin.invalid');
+  if (req.headers.range) {
+    res.writeHead(206, { 'content-type': 'text/html', 'content-range': 'bytes 0-0/1' });
+    res.end('<');
+    return true;
+  }
+  if (url.pathname.startsWith('/lang/')) {
+    const lang = req.headers['accept-language'] ?? 'none';
+    res.writeHead(200, { 'content-type': 'text/html', vary: 'Accept-Encoding, Accept-Language' });
+    res.end(`<html lang="${lang}">language: ${lang}</html>`);
+    return true;
+  }
+  const route = url.searchParams.get('rest_route');
+  if (route !== null) {
+    url.searchParams.delete('rest_route');
+    req.url = `/wp-json${route}${url.search}`;
+  }
+  return false;
 }
 
 export default async function setup(project: TestProject) {
@@ -70,6 +98,7 @@ export default async function setup(project: TestProject) {
       req.headers.host = String(req.headers[EDGE_HOST_HEADER] ?? '');
       seen.push({ method: req.method ?? '', host: req.headers.host, path, headers: req.headers });
       if (seen.length > 1000) seen.shift();
+      if (wordpressLike(req, res)) return;
     }
     origin.handler(req, res).catch((err) => {
       res.statusCode = 500;

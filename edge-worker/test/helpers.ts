@@ -48,9 +48,16 @@ export async function originSeen(): Promise<SeenRequest[]> {
   return (await res.json()) as SeenRequest[];
 }
 
-/** Origin requests that carried `x-case: id`. */
+/**
+ * Origin requests of case `id`: a pass carries the visitor's `x-case: id` header; a cacheable
+ * fetch carries no visitor header at all, so those cases put `case=id` in the query (it stays in
+ * the key and the fetch).
+ */
 export async function originCalls(id: string): Promise<SeenRequest[]> {
-  return (await originSeen()).filter((r) => r.headers['x-case'] === id);
+  return (await originSeen()).filter(
+    (r) =>
+      r.headers['x-case'] === id || new URL(r.path, 'http://origin.invalid').searchParams.get('case') === id,
+  );
 }
 
 /** Steers the demo origin (`fail`, `delay`) for one host. */

@@ -36,7 +36,7 @@ async function originParent(id: string): Promise<{ traceId: string; spanId: stri
  * arrived at the receiver: anything exported for `traceId` would have arrived too.
  */
 async function spansAfterASampledOne(traceId: string, id: string): Promise<ReceivedSpan[]> {
-  await send(`https://shop.beta.test/${id}/`, { headers: { 'x-case': id } });
+  await send(`https://shop.beta.test/${id}/?case=${id}`);
   await spansOf((await originParent(id)).traceId, 1);
   return collected(traceId);
 }
@@ -45,9 +45,7 @@ beforeAll(seedHostMap);
 
 describe('edge span export', () => {
   it('a sampled request exports one SERVER span whose id is the origin’s parent', async () => {
-    const r = await send('https://shop.beta.test/span-sampled/?utm_source=x', {
-      headers: { 'x-case': 'span-sampled' },
-    });
+    const r = await send('https://shop.beta.test/span-sampled/?utm_source=x&case=span-sampled');
     expect(r.status).toBe(200);
     const parent = await originParent('span-sampled');
     expect(parent.flags).toBe('01');
@@ -74,13 +72,7 @@ describe('edge span export', () => {
   it('an unsampled request forwards flag 00 and exports nothing', async () => {
     const bindings = { ...env, TRACE_SAMPLE_RATE: '0' } as Env;
     expect(
-      (
-        await send(
-          'https://shop.beta.test/span-unsampled/',
-          { headers: { 'x-case': 'span-unsampled' } },
-          bindings,
-        )
-      ).status,
+      (await send('https://shop.beta.test/span-unsampled/?case=span-unsampled', {}, bindings)).status,
     ).toBe(200);
     const parent = await originParent('span-unsampled');
     expect(parent.flags).toBe('00');
@@ -89,7 +81,7 @@ describe('edge span export', () => {
 
   it('without BRIDGE_URL nothing is exported', async () => {
     const bindings = { ...env, BRIDGE_URL: '' } as Env;
-    await send('https://shop.beta.test/span-nobridge/', { headers: { 'x-case': 'span-nobridge' } }, bindings);
+    await send('https://shop.beta.test/span-nobridge/?case=span-nobridge', {}, bindings);
     const parent = await originParent('span-nobridge');
     expect(parent.flags).toBe('01');
     expect(await spansAfterASampledOne(parent.traceId, 'span-after2')).toHaveLength(0);
