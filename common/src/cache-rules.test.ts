@@ -12,6 +12,7 @@ import {
   POISONING_HEADERS,
   PURGE_HEADERS,
   phpParamName,
+  restApiOtherSpelling,
   restApiSpelling,
   VARY_WITHIN_KEY,
   VISITOR_METHODS,
@@ -141,5 +142,23 @@ describe('visitor methods and purge headers', () => {
   });
   it('purge headers and forged proxy headers are disjoint from what a stored page may vary on', () => {
     for (const h of [...PURGE_HEADERS, ...POISONING_HEADERS]) expect(VARY_WITHIN_KEY).not.toContain(h);
+  });
+});
+
+describe('the other spelling of a REST URL (purges)', () => {
+  it.each([
+    ['/wp-json/wp/v2/posts/7', '/?rest_route=%2Fwp%2Fv2%2Fposts%2F7'],
+    ['/wp-json/wp/v2/posts?per_page=5', '/?rest_route=%2Fwp%2Fv2%2Fposts&per_page=5'],
+    ['/wp-json/', '/?rest_route=%2F'],
+    ['/?rest_route=/wp/v2/posts/7', '/wp-json/wp/v2/posts/7'],
+    ['/index.php?rest_route=%2Fwp%2Fv2%2Fposts&per_page=5', '/wp-json/wp/v2/posts?per_page=5'],
+    ['/blog/?rest_route=/wp/v2/posts', undefined],
+    ['/hello-world/', undefined],
+  ])('%s ↔ %s', (from, to) => {
+    expect(restApiOtherSpelling(new URL(`https://a.test${from}`))).toBe(to);
+  });
+  it('goes back to where it started', () => {
+    const there = restApiOtherSpelling(new URL('https://a.test/wp-json/wp/v2/tags/3?x=1'))!;
+    expect(restApiOtherSpelling(new URL(`https://a.test${there}`))).toBe('/wp-json/wp/v2/tags/3?x=1');
   });
 });

@@ -281,3 +281,23 @@ export function restApiSpelling(
   if (hasPhpParam(query, REST_API_QUERY_KEY)) return 'query';
   return undefined;
 }
+
+/**
+ * The same REST resource in WordPress's other spelling, site-relative, for purges (a cache holds
+ * the two spellings apart): `/wp-json/wp/v2/posts/7?context=view` ↔
+ * `/?rest_route=%2Fwp%2Fv2%2Fposts%2F7&context=view`. Undefined for anything else (a site served
+ * from a subfolder included).
+ */
+export function restApiOtherSpelling(url: URL): string | undefined {
+  const bare = REST_API_PATH_PREFIX.slice(0, -1);
+  const query = new URLSearchParams(url.search);
+  if (url.pathname === bare || url.pathname.startsWith(REST_API_PATH_PREFIX)) {
+    const route = url.pathname.slice(bare.length) || '/';
+    return `/?${new URLSearchParams([[REST_API_QUERY_KEY, route], ...query]).toString()}`;
+  }
+  const route = query.get(REST_API_QUERY_KEY);
+  if (route === null || (url.pathname !== '/' && url.pathname !== '/index.php')) return undefined;
+  query.delete(REST_API_QUERY_KEY);
+  const rest = query.toString();
+  return `${bare}${route.startsWith('/') ? route : `/${route}`}${rest ? `?${rest}` : ''}`;
+}

@@ -5,6 +5,7 @@
  * this data centre are deleted from the Cache API at once.
  */
 import { bearerMatches } from '@wpfarm/common/bearer';
+import { restApiOtherSpelling } from '@wpfarm/common/cache-rules';
 import { PURGE_LIMITS, validatePurgeRequest } from '@wpfarm/common/contracts/purge';
 import { cacheKeyUrl, deviceVariants, pageKey } from './cache-key.ts';
 import { configFor } from './config.ts';
@@ -60,6 +61,11 @@ export async function handlePurge(req: Request, env: Env, deps: EdgeDeps): Promi
       });
     return url;
   });
+  // A REST resource is cached under the spelling a visitor used; WordPress purges name one.
+  for (const url of [...urls]) {
+    const other = restApiOtherSpelling(url);
+    if (other) urls.push(new URL(other, url));
+  }
 
   const kvKey = purgeStateKey(site.id);
   const prev = parsePurgeState(await env.EDGE_KV.get(kvKey));
@@ -86,7 +92,7 @@ export async function handlePurge(req: Request, env: Env, deps: EdgeDeps): Promi
     site: site.id,
     version: state.v,
     escalated,
-    urls: urls.length,
+    urls: purge.urls?.length ?? 0,
     tags: purge.tags?.length ?? 0,
     localDeletes,
   };

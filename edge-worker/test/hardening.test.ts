@@ -243,6 +243,28 @@ describe('REST API and previews in every spelling (issue 15 item 3)', () => {
   });
 });
 
+describe('URL purges of the REST API reach both spellings (issue 15 item 3)', () => {
+  it('a purge naming /wp-json/… misses the cached ?rest_route=… of the same resource, and back', async () => {
+    const asQuery = 'https://gamma.test/?rest_route=/wp/v2/posts/12&case=rest-url';
+    const asPath = 'https://gamma.test/wp-json/wp/v2/posts/13?case=rest-url';
+    for (const u of [asQuery, asPath]) {
+      await send(u);
+      expect((await send(u)).headers.get('x-edge-cache')).toBe('HIT');
+    }
+    const purge = (url: string) =>
+      send('https://gamma.test/__edge/purge', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_PURGE_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ site: 'gamma', urls: [url] }),
+      });
+    expect((await purge('https://gamma.test/wp-json/wp/v2/posts/12?case=rest-url')).status).toBe(200);
+    // Deleted from this colo at once (not-cached) or marked in the purge state (purged).
+    expect((await send(asQuery)).headers.get('x-edge-cache')).toBe('MISS');
+    expect((await purge('https://gamma.test/?rest_route=/wp/v2/posts/13&case=rest-url')).status).toBe(200);
+    expect((await send(asPath)).headers.get('x-edge-cache')).toBe('MISS');
+  });
+});
+
 describe('the visitor’s address (issue 15 item 7)', () => {
   it('X-Forwarded-For is CF-Connecting-IP, replacing a spoofed one', async () => {
     await send('https://alpha.test/wp-admin/?case=xff', {
