@@ -6,12 +6,19 @@
 import { normalisePath, VISITOR_METHODS } from '@wpfarm/common/cache-rules';
 import { edgeAnswer } from './answers.ts';
 import { botGate } from './bot-gate.ts';
-import { cacheKeyUrl, type Device, deviceVariant, pageKey } from './cache-key.ts';
+import { cacheKeyUrl, deviceVariant, pageKey } from './cache-key.ts';
 import { configFor, type EdgeConfig } from './config.ts';
 import type { EdgeSite } from './host-map.ts';
 import { routeHost } from './host-map.ts';
 import { log } from './log.ts';
-import { fetchOrigin, keyedRequest, OriginFailure, passRequest, visitorAddress } from './origin.ts';
+import {
+  fetchOrigin,
+  type KeyedPage,
+  keyedRequest,
+  OriginFailure,
+  passRequest,
+  visitorAddress,
+} from './origin.ts';
 import { entryPurged } from './purge-state.ts';
 import { requestPolicy } from './request-policy.ts';
 import { freshness, responsePolicy } from './response-policy.ts';
@@ -24,14 +31,6 @@ import type { TraceContext } from './traceparent.ts';
 export interface EdgeDeps {
   now: () => number;
   cache: () => Cache;
-}
-
-/** The parts of a cache key a cacheable fetch is built from (the version only selects the entry). */
-interface KeyedPage {
-  scheme: string;
-  host: string;
-  device: Device;
-  page: string;
 }
 
 /** Per-request facts the span exporter reports. */

@@ -97,13 +97,17 @@ export function passRequest(
   });
 }
 
-/** What a cacheable fetch is built from: the parts of the cache key, plus tracing and the address. */
-export interface KeyedFetch {
+/** The parts of a cache key a cacheable fetch is built from (the version only selects the entry). */
+export interface KeyedPage {
   scheme: string;
   host: string;
   device: Device;
   /** The key's page: path and functional query (marketing parameters gone, sorted). */
   page: string;
+}
+
+/** What a cacheable fetch is built from: the parts of the cache key, plus tracing and the address. */
+export interface KeyedFetch extends KeyedPage {
   trace: TraceContext;
   /** The visitor's address on a MISS; undefined on a background refresh. */
   address: string | undefined;
