@@ -1,15 +1,17 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, hostname, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { managedProcesses } from '@wpfarm/common/process/managed';
+import { goalMet, runBenchmark } from './runner.ts';
 import type { Benchmark, BenchResult, Goal } from './types.ts';
 
 /**
  * `npm run bench -- [--quick] [--strict] [--keep] [name ...]`: runs the benchmarks in
  * bench/src/benches (all, or those named), writes bench/results/<name>.json and prints a table
- * of figures, ratios and goals. A benchmark that throws fails the run; a missed goal fails it
- * only with --strict (figures move from machine to machine; see ENVIRONMENT.md).
+ * of figures, ratios and goals. A benchmark that throws, or a phase of one that fails, fails the
+ * run, and what it measured before is still written (runner.ts); a missed goal fails it only with
+ * --strict (figures move from machine to machine; see ENVIRONMENT.md).
  */
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH_DIR, '../..');
@@ -26,11 +28,6 @@ const quick = flags.has('--quick');
 function fail(message: string): never {
   console.error(`✗ ${message}`);
   process.exit(2);
-}
-
-export function goalMet(value: number | undefined, goal: Goal): boolean {
-  if (value === undefined || Number.isNaN(value)) return false;
-  return (goal.min === undefined || value >= goal.min) && (goal.max === undefined || value <= goal.max);
 }
 
 function fmt(n: number): string {
@@ -111,28 +108,30 @@ async function main() {
     console.log(`› [${i + 1}/${selected.length}] ${b.name}: ${b.description}${quick ? ' (quick)' : ''}`);
     const dir = mkdtempSync(join(tmpdir(), `bench-${b.name}-`));
     try {
-      const result = await b.run({
+      const out = await runBenchmark(b, {
         quick,
         dir,
         root: ROOT,
-        seconds: quick ? 3 : 8,
+        resultsDir: RESULTS,
+        machine,
         log: (m) => console.log(`  ${m}`),
       });
-      const file = join(RESULTS, `${b.name}.json`);
-      writeFileSync(
-        file,
-        `${JSON.stringify({ name: b.name, date: new Date().toISOString(), machine, profile: quick ? 'quick' : 'full', figures: result.figures, ratios: result.ratios, goals: result.goals, notes: result.notes ?? [] }, null, 2)}\n`,
-      );
-      const { text, missed } = table(b.name, result);
+      const { text, missed } = table(b.name, out.result);
       missedTotal += missed.length;
-      summaries.push(text);
-      console.log(
-        `  ✓ ${b.name} in ${((Date.now() - t0) / 1000).toFixed(0)} s → bench/results/${b.name}.json${missed.length ? ` (goals missed: ${missed.join(', ')})` : ''}`,
-      );
-    } catch (err) {
-      crashed++;
-      summaries.push(`${b.name}\n  ✗ crashed: ${(err as Error).stack ?? err}`);
-      console.log(`  ✗ ${b.name} crashed: ${(err as Error).message}`);
+      const failedPhases = Object.entries(out.failed).map(([k, m]) => `  ✗ phase ${k} failed: ${m}`);
+      if (out.error) {
+        crashed++;
+        summaries.push(`${text}\n  ✗ crashed: ${out.error.stack ?? out.error.message}`);
+        console.log(
+          `  ✗ ${b.name} crashed: ${out.error.message} (what it measured: bench/results/${b.name}.json)`,
+        );
+      } else {
+        if (failedPhases.length) crashed++;
+        summaries.push([text, ...failedPhases].join('\n'));
+        console.log(
+          `  ${failedPhases.length ? '✗' : '✓'} ${b.name} in ${((Date.now() - t0) / 1000).toFixed(0)} s → bench/results/${b.name}.json${failedPhases.length ? ` (phases failed: ${Object.keys(out.failed).join(', ')})` : ''}${missed.length ? ` (goals missed: ${missed.join(', ')})` : ''}`,
+        );
+      }
     } finally {
       // Whatever the benchmark started and did not stop is stopped here.
       await Promise.all(managedProcesses().map((p) => p.stop(3000)));
@@ -144,7 +143,7 @@ async function main() {
   );
   console.log(summaries.join(`\n${'─'.repeat(72)}\n`));
   console.log(
-    `${'═'.repeat(72)}\n${selected.length - crashed}/${selected.length} ran; ${missedTotal} goal${missedTotal === 1 ? '' : 's'} missed${flags.has('--strict') ? ' (--strict)' : ''}`,
+    `${'═'.repeat(72)}\n${selected.length - crashed}/${selected.length} ran without a crash or failed phase; ${missedTotal} goal${missedTotal === 1 ? '' : 's'} missed${flags.has('--strict') ? ' (--strict)' : ''}`,
   );
   process.exit(crashed > 0 || (flags.has('--strict') && missedTotal > 0) ? 1 : 0);
 }

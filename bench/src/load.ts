@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
+import { withRetry } from './phases.ts';
 
 const run = promisify(execFile);
 const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
@@ -32,11 +33,34 @@ export interface LoadFigures {
   statusCodes: Record<string, number>;
 }
 
+/** How a measurement is named in the journal and in retry notes. */
+export function loadLabel(opts: {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  rate?: number;
+}): string {
+  const host = opts.headers?.host ?? opts.headers?.Host;
+  return `${opts.method ?? 'GET'} ${opts.url}${host ? ` (host ${host})` : ''}${opts.rate ? ` at ${opts.rate}/s` : ''}`;
+}
+
 /**
  * Runs autocannon in its own process (so the load generator never shares an event loop with
- * anything it measures) and returns its figures.
+ * anything it measures) and returns its figures. A run with socket errors or timeouts, or whose
+ * process failed, is run again (phases.ts): the figures returned are the last attempt's, and the
+ * journal keeps why the others were discarded. Non-2xx answers are the system's and never retried.
  */
-export async function measure(opts: LoadOptions): Promise<LoadFigures> {
+export function measure(opts: LoadOptions): Promise<LoadFigures> {
+  return withRetry(
+    'load',
+    loadLabel(opts),
+    () => measureOnce(opts),
+    (f) =>
+      f.errors > 0 ? `${f.errors} socket errors/timeouts in ${f.total + f.errors} requests` : undefined,
+  );
+}
+
+async function measureOnce(opts: LoadOptions): Promise<LoadFigures> {
   const args = [AUTOCANNON, '-j', '-n', '-c', String(opts.connections ?? 50), '-d', String(opts.seconds)];
   if (opts.method) args.push('-m', opts.method);
   if (opts.body !== undefined) args.push('-b', opts.body);

@@ -27,6 +27,17 @@ export interface BenchContext {
   seconds: number;
   /** Progress line on the console. */
   log(message: string): void;
+  /**
+   * Keeps figures as soon as they are measured: written to the results file even if the
+   * benchmark throws later (the returned result's figures win on success).
+   */
+  record(figures: Record<string, number>): void;
+  /**
+   * Runs one phase: when it throws, the failure is reported as that phase's (results file
+   * `failed`, the run's exit status) and the benchmark goes on with its other phases.
+   * @returns the phase's value, or undefined when it failed.
+   */
+  phase<T>(name: string, run: () => Promise<T>): Promise<T | undefined>;
 }
 
 export interface Benchmark {
