@@ -7,8 +7,12 @@ import {
   type Inputs,
   type MachineState,
   type ProxysqlObservation,
+  proofWanted,
   type Verdict,
 } from './verdict.ts';
+
+/** A machine whose node already proved it is in the Primary component. */
+const PROVEN: MachineState = { ...INITIAL_STATE, unproven: false };
 
 const SYNCED: Record<string, string> = {
   wsrep_local_state: '4',
@@ -228,7 +232,7 @@ const TABLE: Row[] = [
 
 describe('evaluate: one observation from a healthy start', () => {
   it.each(TABLE)('%s', (_name, over, want, reason) => {
-    const { verdict } = evaluate({ ...base, ...over }, INITIAL_STATE, DEFAULT_POLICY);
+    const { verdict } = evaluate({ ...base, ...over }, PROVEN, DEFAULT_POLICY);
     expect({ health: verdict.health, writer: verdict.writer, reader: verdict.reader }).toEqual(want);
     if (reason) expect(verdict.reasons[0] === reason || verdict.reasons.includes(reason)).toBe(true);
     else expect(verdict.reasons).toEqual([]);
@@ -236,8 +240,8 @@ describe('evaluate: one observation from a healthy start', () => {
 });
 
 /** Runs a sequence of inputs through the machine and returns each verdict's health. */
-function run(seq: Partial<Inputs>[], policy = DEFAULT_POLICY): Verdict[] {
-  let state: MachineState = INITIAL_STATE;
+function run(seq: Partial<Inputs>[], policy = DEFAULT_POLICY, from = PROVEN): Verdict[] {
+  let state: MachineState = from;
   return seq.map((over) => {
     const r = evaluate({ ...base, ...over }, state, policy);
     state = r.state;
@@ -256,7 +260,9 @@ describe('evaluate: hysteresis', () => {
   });
 
   it('a good sample between timeouts resets the count', () => {
-    const v = run([{}, TIMEOUT, {}, TIMEOUT, {}]);
+    // After a timeout the checker runs the Primary proof with the next sample.
+    const proven: Partial<Inputs> = { primaryProof: 'passed' };
+    const v = run([{}, TIMEOUT, proven, TIMEOUT, proven]);
     expect(v.every((x) => x.health === 'healthy')).toBe(true);
   });
 
@@ -266,7 +272,7 @@ describe('evaluate: hysteresis', () => {
   });
 
   it('a timeout before any good sample is unhealthy at once (fail closed)', () => {
-    expect(run([TIMEOUT])[0]?.health).toBe('unhealthy');
+    expect(run([TIMEOUT], DEFAULT_POLICY, INITIAL_STATE)[0]?.health).toBe('unhealthy');
   });
 
   it('a timeout after an unhealthy sample stays unhealthy', () => {
@@ -290,5 +296,68 @@ describe('evaluate: hysteresis', () => {
     const q = (n: string) => ({ galera: g({ wsrep_local_recv_queue: n }) });
     const v = run([q('0'), q('5'), q('9'), q('9')]);
     expect(v.map((x) => x.health)).toEqual(['healthy', 'degraded', 'degraded', 'healthy']);
+  });
+});
+
+const PROOF_OK: Partial<Inputs> = { primaryProof: 'passed' };
+const PROOF_FAILED: Partial<Inputs> = { primaryProof: 'failed' };
+const h = (v: Verdict[]) => v.map((x) => x.health);
+
+describe('evaluate: a node re-earns 200 only by proving it is in the Primary component now', () => {
+  it('at start, what the node says is not enough: 503 until a proof passes', () => {
+    const v = run([{}, PROOF_FAILED, PROOF_OK, {}], DEFAULT_POLICY, INITIAL_STATE);
+    expect(h(v)).toEqual(['unhealthy', 'unhealthy', 'healthy', 'healthy']);
+    expect(v[0]?.reasons).toEqual(['primary_unproven']);
+  });
+
+  // The issue 16 thaw: a SIGSTOPped node times out, then reports its stale Synced/Primary view.
+  it('regression: stale Synced/Primary after a freeze is 503 until the proof passes', () => {
+    const v = run([{}, TIMEOUT, TIMEOUT, {}, PROOF_FAILED, PROOF_FAILED, PROOF_OK]);
+    expect(h(v)).toEqual(['healthy', 'healthy', 'unhealthy', 'unhealthy', 'unhealthy', 'unhealthy', 'healthy']);
+    expect(v[3]?.reasons).toEqual(['primary_unproven']);
+  });
+
+  it('one tolerated timeout keeps 200, but the next sample must come with a proof', () => {
+    expect(h(run([{}, TIMEOUT, PROOF_OK]))).toEqual(['healthy', 'healthy', 'healthy']);
+    expect(h(run([{}, TIMEOUT, PROOF_FAILED]))).toEqual(['healthy', 'healthy', 'unhealthy']);
+  });
+
+  it('a refused connection (restart) needs a proof too', () => {
+    const err: Partial<Inputs> = { galera: { kind: 'error', message: 'ECONNREFUSED' } };
+    expect(h(run([{}, err, {}, PROOF_OK]))).toEqual(['healthy', 'unhealthy', 'unhealthy', 'healthy']);
+  });
+
+  it('a failed canary needs a proof after it passes again (it is retried every round)', () => {
+    const canary: Partial<Inputs> = { canaryError: 'ETIMEDOUT' };
+    const v = run([{}, canary, {}, { ...PROOF_OK }, {}]);
+    expect(h(v)).toEqual(['healthy', 'unhealthy', 'unhealthy', 'healthy', 'healthy']);
+    expect(v[1]?.reasons).toEqual(['canary_failed']);
+    expect(v[2]?.reasons).toEqual(['primary_unproven']);
+  });
+
+  it('a gap in the rounds (this process frozen) needs a proof in that very round', () => {
+    expect(h(run([{}, { gap: true }, {}]))).toEqual(['healthy', 'unhealthy', 'unhealthy']);
+    expect(h(run([{}, { gap: true, ...PROOF_OK }, {}]))).toEqual(['healthy', 'healthy', 'healthy']);
+  });
+
+  it('a definite fault keeps its own reason while unproven (non-Primary is not "unproven")', () => {
+    const v = run([{ galera: g({ wsrep_cluster_status: 'non-Primary' }) }], DEFAULT_POLICY, INITIAL_STATE);
+    expect(v[0]?.reasons).toEqual(['cluster_status_non-primary']);
+  });
+
+  it('a drained node is 503 either way, and still has to prove itself before 200', () => {
+    const v = run([{ galera: g({ wsrep_desync: 'ON' }) }, {}], DEFAULT_POLICY, INITIAL_STATE);
+    expect(h(v)).toEqual(['unhealthy', 'unhealthy']);
+  });
+
+  it('proofWanted: only while unproven (or after a gap) and the node claims a ready Primary', () => {
+    expect(proofWanted(INITIAL_STATE, g({}))).toBe(true);
+    expect(proofWanted(PROVEN, g({}))).toBe(false);
+    expect(proofWanted(PROVEN, g({}), true)).toBe(true);
+    expect(proofWanted(INITIAL_STATE, g({ wsrep_local_state: '2' }))).toBe(true);
+    expect(proofWanted(INITIAL_STATE, g({ wsrep_cluster_status: 'non-Primary' }))).toBe(false);
+    expect(proofWanted(INITIAL_STATE, g({ wsrep_ready: 'OFF' }))).toBe(false);
+    expect(proofWanted(INITIAL_STATE, g({ wsrep_local_state: '1' }))).toBe(false);
+    expect(proofWanted(INITIAL_STATE, { kind: 'timeout', message: 't' })).toBe(false);
   });
 });

@@ -85,6 +85,13 @@ export interface MachineState {
   lastGalera: Part | undefined;
   lastProxysql: Part | undefined;
   recvQueue: number | undefined;
+  /**
+   * The node must prove it is in the Primary component now before it can be fit again: set at
+   * start and whenever the checker lost sight of it (a failed or timed-out poll or canary, a gap
+   * in the rounds), cleared by a passed proof. A node that was frozen or cut off goes on reporting
+   * its last view (Synced, Primary) for seconds after it thaws, while the cluster has moved on.
+   */
+  unproven: boolean;
 }
 
 export const INITIAL_STATE: MachineState = Object.freeze({
@@ -93,6 +100,7 @@ export const INITIAL_STATE: MachineState = Object.freeze({
   lastGalera: undefined,
   lastProxysql: undefined,
   recvQueue: undefined,
+  unproven: true,
 });
 
 /** Everything one evaluation looks at. */
@@ -103,6 +111,17 @@ export interface Inputs {
   drainRequested: boolean;
   /** The last fresh-connection canary failed (undefined: not run yet, or passed). */
   canaryError: string | undefined;
+  /**
+   * This round's proof that the node is in the Primary component now (a causal read: it waits for
+   * a round trip through the cluster's total order and for the node to apply up to it); undefined
+   * when it was not run. See `proofWanted`.
+   */
+  primaryProof?: 'passed' | 'failed' | undefined;
+  /**
+   * The previous round ended longer ago than the snapshot may be old (this process was frozen or
+   * starved): whatever the node says now may predate what happened meanwhile.
+   */
+  gap?: boolean;
 }
 
 /** One side's contribution: a fault that decides, or fitness with degradations. */
@@ -161,6 +180,21 @@ export function judgeGalera(
   const size = Number(v.wsrep_cluster_size);
   if (Number.isFinite(size) && size < policy.expectedClusterSize) reasons.push('cluster_size_below_expected');
   return { state: 'ok', readOnly, reasons };
+}
+
+/**
+ * Whether this round should run the Primary proof: only while the machine wants one and the node
+ * claims to be a ready Primary member (a node that says otherwise is judged on what it says, and a
+ * causal read on it would only block until its deadline).
+ */
+export function proofWanted(state: MachineState, g: GaleraObservation, gap = false): boolean {
+  return (
+    (state.unproven || gap) &&
+    g.kind === 'sample' &&
+    g.vars.wsrep_cluster_status === 'Primary' &&
+    ON(g.vars.wsrep_ready) &&
+    (g.vars.wsrep_local_state === '4' || g.vars.wsrep_local_state === '2')
+  );
 }
 
 /**
@@ -231,8 +265,15 @@ export function evaluate(
   policy: Policy,
 ): { verdict: Verdict; state: MachineState } {
   const g = inputs.galera;
+  // Lost sight of the node this round: the next fit verdict needs a proof first.
+  const lost = g.kind !== 'sample' || inputs.canaryError !== undefined;
+  // A gap makes this round's own sample suspect too, so it needs the proof now.
+  const proven = inputs.primaryProof === 'passed' || (!prev.unproven && inputs.gap !== true);
+  // What the node says about itself is only believed once it proved it: its own view can be stale.
+  const believed = (part: Part): Part =>
+    part.state !== 'unhealthy' && !proven ? bad('primary_unproven') : part;
   const galera = side(
-    g.kind === 'sample' ? { kind: 'part', part: judgeGalera(g.vars, policy, prev.recvQueue) } : g,
+    g.kind === 'sample' ? { kind: 'part', part: believed(judgeGalera(g.vars, policy, prev.recvQueue)) } : g,
     prev.galeraTimeouts,
     prev.lastGalera,
     policy.timeoutFall,
@@ -256,6 +297,7 @@ export function evaluate(
     lastGalera: galera.last,
     lastProxysql: proxysql?.last,
     recvQueue: Number.isFinite(recv) ? recv : prev.recvQueue,
+    unproven: lost || !proven,
   };
   return { verdict: combine(galera.part, proxysql?.part, inputs), state };
 }
