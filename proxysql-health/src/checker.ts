@@ -19,6 +19,7 @@ import {
   type MachineState,
   type PoolRow,
   type ProxysqlObservation,
+  proofWanted,
   type Verdict,
 } from './verdict.ts';
 
@@ -28,6 +29,15 @@ export const GALERA_SQL = `SELECT LOWER(VARIABLE_NAME) AS n, VARIABLE_VALUE AS v
   'WSREP_FLOW_CONTROL_PAUSED','WSREP_LOCAL_RECV_QUEUE','WSREP_CLUSTER_SIZE','THREADS_CONNECTED')
 UNION ALL SELECT LOWER(VARIABLE_NAME), VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES
  WHERE VARIABLE_NAME IN ('WSREP_DESYNC','WSREP_SST_DONOR_REJECTS_QUERIES','WSREP_REJECT_QUERIES','READ_ONLY','MAX_CONNECTIONS')`;
+
+/**
+ * The same read, made causal: `wsrep_sync_wait=1` sends a message through the cluster's total
+ * order and waits until this node has applied everything ordered before it, so an answer proves
+ * the node is in the Primary component and caught up *now*. A node that thawed from a freeze (or
+ * was cut off) still reports its old Synced/Primary view for seconds; this read blocks instead.
+ * No privilege needed; one statement, run only while the machine asks for a proof.
+ */
+export const GALERA_PROOF_SQL = `SET STATEMENT wsrep_sync_wait=1 FOR ${GALERA_SQL}`;
 
 /** ProxySQL admin queries; schema-qualified so they read the same on ProxySQL and on the stand-in. */
 export const PROXYSQL_SQL = {
@@ -40,12 +50,18 @@ export const PROXYSQL_SQL = {
 
 /** What one round produced, for the HTTP side (`/status`, `/metrics`, the probes). */
 export interface Evaluation {
+  /** Rounds published since start (a drain re-render keeps its round's number). */
+  seq: number;
   verdict: Verdict;
+  /** When the round started (its observations are no older) and when it was published. */
+  startedAt: number;
   at: number;
   durationMs: number;
   galera: GaleraObservation;
   proxysql: ProxysqlObservation;
   canary: { at: number | undefined; error: string | undefined };
+  /** This round's Primary proof (undefined: not needed or not worth running). */
+  proof: 'passed' | 'failed' | undefined;
   drain: { api: boolean; file: boolean };
 }
 
@@ -54,9 +70,12 @@ export interface CheckerDeps {
   logger: Logger;
   onEvaluation(e: Evaluation): void;
   /** Called for each failed query (metrics). */
-  onFailure?(target: 'mariadb' | 'proxysql' | 'canary', kind: 'timeout' | 'error'): void;
+  onFailure?(target: FailureTarget, kind: 'timeout' | 'error'): void;
   now?: () => number;
 }
+
+/** What a failed query was for (the metric's `target` label). */
+export type FailureTarget = 'mariadb' | 'proof' | 'proxysql' | 'canary';
 
 export interface Checker {
   start(): void;
@@ -129,14 +148,15 @@ function persistent(name: string, t: DbTarget, timeoutMs: number, logger: Logger
     return connecting;
   };
   return {
-    async query<T>(sql: string): Promise<T> {
+    /** Runs `sql` within `ms` (default: the query timeout), connecting first if needed. */
+    async query<T>(sql: string, ms = timeoutMs): Promise<T> {
       const run = async () => {
         const c = await get();
-        const [rows] = await c.query({ sql, timeout: timeoutMs });
+        const [rows] = await c.query({ sql, timeout: ms });
         return rows as T;
       };
       try {
-        return await deadline(run(), timeoutMs + 50, drop);
+        return await deadline(run(), ms + 50, drop);
       } catch (err) {
         drop();
         throw err;
@@ -165,22 +185,48 @@ export function createChecker(deps: CheckerDeps): Checker {
   let apiDrain = false;
   let canaryAt: number | undefined;
   let canaryError: string | undefined;
+  let seq = 0;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
   let stopped = false;
 
-  const fail = (target: 'mariadb' | 'proxysql' | 'canary', err: unknown) => {
+  const fail = (target: FailureTarget, err: unknown) => {
     const kind = isTimeout(err) ? 'timeout' : 'error';
     deps.onFailure?.(target, kind);
     return { kind, message: describe(err) } as const;
   };
 
-  async function pollGalera(): Promise<GaleraObservation> {
+  const sample = (rows: { n: string; v: string }[]): GaleraObservation => ({
+    kind: 'sample',
+    vars: Object.fromEntries(rows.map((r) => [r.n, String(r.v)])),
+  });
+
+  /**
+   * The Galera read, then (when the machine wants one) the Primary proof on the same connection,
+   * both within one query timeout so a round keeps its deadline. A passed proof's causal read
+   * replaces the plain one: it was taken after the node caught up with the cluster.
+   */
+  async function pollGalera(
+    gap: boolean,
+  ): Promise<{ galera: GaleraObservation; proof: 'passed' | 'failed' | undefined }> {
+    const started = now();
+    let galera: GaleraObservation;
     try {
-      const rows = await db.query<{ n: string; v: string }[]>(GALERA_SQL);
-      return { kind: 'sample', vars: Object.fromEntries(rows.map((r) => [r.n, String(r.v)])) };
+      galera = sample(await db.query<{ n: string; v: string }[]>(GALERA_SQL));
     } catch (err) {
-      return fail('mariadb', err);
+      return { galera: fail('mariadb', err), proof: undefined };
+    }
+    if (!proofWanted(state, galera, gap)) return { galera, proof: undefined };
+    try {
+      const left = Math.max(50, t - (now() - started));
+      return {
+        galera: sample(await db.query<{ n: string; v: string }[]>(GALERA_PROOF_SQL, left)),
+        proof: 'passed',
+      };
+    } catch (err) {
+      const f = fail('proof', err);
+      logger.debug({ err: f.message }, 'primary proof failed');
+      return { galera, proof: 'failed' };
     }
   }
 
@@ -230,6 +276,7 @@ export function createChecker(deps: CheckerDeps): Checker {
     from: MachineState,
     started: number,
     fileDrain: boolean,
+    round: number,
     at = now(),
   ): Evaluation {
     const r = evaluate(inputs, from, config.policy);
@@ -238,12 +285,15 @@ export function createChecker(deps: CheckerDeps): Checker {
     lastInputs = inputs;
     const previous = last?.verdict;
     last = {
+      seq: round,
       verdict: r.verdict,
+      startedAt: started,
       at,
-      durationMs: now() - started,
+      durationMs: at - started,
       galera: inputs.galera,
       proxysql: inputs.proxysql,
       canary: { at: canaryAt, error: canaryError },
+      proof: inputs.primaryProof,
       drain: { api: apiDrain, file: fileDrain },
     };
     if (
@@ -259,16 +309,29 @@ export function createChecker(deps: CheckerDeps): Checker {
 
   async function round(): Promise<Evaluation> {
     const started = now();
+    // A failed canary is retried every round: it holds the node at 503, so it must not wait for
+    // its own interval to let the node back in.
     const canaryDue =
       config.canaryIntervalMs > 0 &&
-      (canaryAt === undefined || started - canaryAt >= config.canaryIntervalMs);
-    const [galera, proxysql, file] = await Promise.all([
-      pollGalera(),
+      (canaryError !== undefined || canaryAt === undefined || started - canaryAt >= config.canaryIntervalMs);
+    // Rounds follow each other within an interval plus a query timeout; a longer silence means
+    // this process was frozen or starved, and the node may have changed unseen meanwhile.
+    const gap = last !== undefined && started - last.at > config.staleMs;
+    const [{ galera, proof }, proxysql, file] = await Promise.all([
+      pollGalera(gap),
       pollProxysql(),
       drainFile(),
       canaryDue ? canary() : undefined,
     ]);
-    return publish({ galera, proxysql, drainRequested: apiDrain || file, canaryError }, state, started, file);
+    const inputs: Inputs = {
+      galera,
+      proxysql,
+      drainRequested: apiDrain || file,
+      canaryError,
+      primaryProof: proof,
+      gap,
+    };
+    return publish(inputs, state, started, file, ++seq);
   }
 
   function schedule(delay: number) {
@@ -300,7 +363,14 @@ export function createChecker(deps: CheckerDeps): Checker {
       // Same observations, same starting state and age: only the drain input changes (a drain
       // must not make a stuck loop's snapshot look fresh).
       const file = last.drain.file;
-      return publish({ ...lastInputs, drainRequested: on || file }, stateBefore, now(), file, last.at);
+      return publish(
+        { ...lastInputs, drainRequested: on || file },
+        stateBefore,
+        last.startedAt,
+        file,
+        last.seq,
+        last.at,
+      );
     },
     get drained() {
       return apiDrain;

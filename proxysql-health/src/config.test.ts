@@ -12,11 +12,20 @@ const readFile = (p: string) => {
 };
 
 describe('loadConfig', () => {
-  it('has safe defaults: port 9200, 1 s interval, ProxySQL off, drain API off', () => {
+  it('has safe defaults: port 9200, 100 ms interval, ProxySQL off, drain API and /status off', () => {
     const c = loadConfig({});
     expect(c.port).toBe(9200);
-    expect(c.intervalMs).toBe(1000);
+    expect(c.intervalMs).toBe(100);
     expect(c.queryTimeoutMs).toBe(800);
+    // Stale only past what a working loop can take: 3 intervals plus a round's whole deadline.
+    expect(c.staleMs).toBe(3 * 100 + 800);
+    expect(c.statusToken).toBeUndefined();
+    expect(c.connections).toEqual({
+      headersTimeoutMs: 5000,
+      requestTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 5000,
+      maxConnections: 1000,
+    });
     expect(c.proxysql).toBeUndefined();
     expect(c.drainToken).toBeUndefined();
     expect(c.staleIntervals).toBe(3);
@@ -39,10 +48,10 @@ describe('loadConfig', () => {
 
   it.each([
     [{ HEALTH_INTERVAL_MS: 'fast' }, /HEALTH_INTERVAL_MS/],
-    [
-      { HEALTH_INTERVAL_MS: '1000', HEALTH_QUERY_TIMEOUT_MS: '2000' },
-      /HEALTH_QUERY_TIMEOUT_MS.*must not exceed/,
-    ],
+    [{ HEALTH_QUERY_TIMEOUT_MS: '10' }, /HEALTH_QUERY_TIMEOUT_MS/],
+    [{ HEALTH_STATUS_TOKEN: 'short' }, /HEALTH_STATUS_TOKEN/],
+    [{ HEALTH_HEADERS_TIMEOUT_MS: '0' }, /HEALTH_HEADERS_TIMEOUT_MS/],
+    [{ HEALTH_MAX_CONNECTIONS: '0' }, /HEALTH_MAX_CONNECTIONS/],
     [{ PORT: '70000' }, /PORT/],
     [{ MYSQL_PASSWORD: 'a', MYSQL_PASSWORD_FILE: '/run/secrets/db' }, /both set/],
     [{ MYSQL_PASSWORD_FILE: '/missing' }, /MYSQL_PASSWORD_FILE: cannot read "\/missing" \(ENOENT\)/],

@@ -4,6 +4,7 @@
  * Passwords come from `*_PASSWORD` or `*_PASSWORD_FILE`, never argv; they are never logged.
  */
 import { type Env, type EnvReader, envReader } from '@wpfarm/common/config/env';
+import { CONNECTION_LIMIT_DEFAULTS, type ConnectionLimits } from '@wpfarm/common/http-limits';
 import type { Policy } from './verdict.ts';
 
 /** Where and how to reach a MySQL-protocol server. */
@@ -23,18 +24,24 @@ export interface Config {
   mysql: DbTarget;
   /** ProxySQL's admin interface; undefined = not checked (a node without ProxySQL). */
   proxysql: DbTarget | undefined;
-  /** Milliseconds between evaluations. */
+  /** Milliseconds from one evaluation's start to the next one's (when a round is shorter). */
   intervalMs: number;
-  /** Per-query (and connect) timeout; less than the interval. */
+  /** Per-query (and connect) timeout; a round never lasts longer than this (+50 ms). */
   queryTimeoutMs: number;
+  /** A snapshot older than this answers 503: `staleIntervals × intervalMs + queryTimeoutMs`. */
+  staleMs: number;
   /** A fresh-connection canary every this many ms (0 = off). */
   canaryIntervalMs: number;
   policy: Policy;
   /** A snapshot older than this many intervals answers 503. */
   staleIntervals: number;
   drainFile: string | undefined;
-  /** Bearer token for POST/DELETE /drain; undefined = the endpoint is off. */
+  /** Bearer token for POST/DELETE /drain (and /status); undefined = the drain API is off. */
   drainToken: string | undefined;
+  /** Bearer token for GET /status only (read, no drain); /status is off when neither is set. */
+  statusToken: string | undefined;
+  /** What a client connection may hold: a silent one is closed after the headers timeout. */
+  connections: ConnectionLimits;
 }
 
 function target(r: EnvReader, prefix: string, defUser: string, defPort: number): DbTarget {
@@ -55,12 +62,15 @@ function target(r: EnvReader, prefix: string, defUser: string, defPort: number):
  */
 export function loadConfig(env: Env, readFile?: (p: string) => string): Config {
   const r = envReader(env, readFile);
-  const intervalMs = r.int('HEALTH_INTERVAL_MS', 1000, 100, 60_000);
-  const queryTimeoutMs = r.int('HEALTH_QUERY_TIMEOUT_MS', Math.min(800, intervalMs), 50, 60_000);
-  if (queryTimeoutMs > intervalMs)
-    r.problem(
-      `HEALTH_QUERY_TIMEOUT_MS: ${queryTimeoutMs} must not exceed HEALTH_INTERVAL_MS (${intervalMs}): a slow poll would overlap the next`,
-    );
+  // 100 ms: a definite change (desync, non-Primary, read_only) is in the verdict within one
+  // interval plus the round's own few milliseconds, under 300 ms (issue 16); one statement per
+  // round (bench/results/proxysql-health.json has what that costs the database).
+  const intervalMs = r.int('HEALTH_INTERVAL_MS', 100, 50, 60_000);
+  // Not tied to the interval: rounds never overlap (the next starts when this one ended), and a
+  // slow answer is judged by the timeout hysteresis, whatever the polling rate.
+  const queryTimeoutMs = r.int('HEALTH_QUERY_TIMEOUT_MS', 800, 50, 60_000);
+  const staleIntervals = r.int('HEALTH_STALE_INTERVALS', 3, 2, 100);
+  const headersTimeoutMs = r.int('HEALTH_HEADERS_TIMEOUT_MS', 5000, 100, 600_000);
   const degraded = r.num('HEALTH_CONNECTIONS_DEGRADED', 0.8, 0, 1);
   const unhealthy = r.num('HEALTH_CONNECTIONS_UNHEALTHY', 0.95, 0, 1);
   if (degraded > unhealthy)
@@ -68,6 +78,7 @@ export function loadConfig(env: Env, readFile?: (p: string) => string): Config {
       `HEALTH_CONNECTIONS_DEGRADED: ${degraded} must not exceed HEALTH_CONNECTIONS_UNHEALTHY (${unhealthy})`,
     );
   const drainToken = r.secret('HEALTH_DRAIN_TOKEN', { minLength: 16 });
+  const statusToken = r.secret('HEALTH_STATUS_TOKEN', { minLength: 16 });
   const proxysqlOn = Boolean(r.opt('PROXYSQL_ADMIN_PORT') || r.opt('PROXYSQL_ADMIN_SOCKET'));
   const config: Config = {
     host: r.str('HOST', '0.0.0.0'),
@@ -77,6 +88,7 @@ export function loadConfig(env: Env, readFile?: (p: string) => string): Config {
     proxysql: proxysqlOn ? target(r, 'PROXYSQL_ADMIN', 'stats', 6032) : undefined,
     intervalMs,
     queryTimeoutMs,
+    staleMs: staleIntervals * intervalMs + queryTimeoutMs,
     canaryIntervalMs: r.int('HEALTH_CANARY_INTERVAL_MS', 30_000, 0, 3_600_000),
     policy: {
       timeoutFall: r.int('HEALTH_TIMEOUT_FALL', 2, 1, 10),
@@ -85,9 +97,17 @@ export function loadConfig(env: Env, readFile?: (p: string) => string): Config {
       connectionsDegraded: degraded,
       connectionsUnhealthy: unhealthy,
     },
-    staleIntervals: r.int('HEALTH_STALE_INTERVALS', 3, 2, 100),
+    staleIntervals,
     drainFile: r.opt('HEALTH_DRAIN_FILE'),
     drainToken,
+    statusToken,
+    connections: {
+      headersTimeoutMs,
+      requestTimeoutMs: r.int('HEALTH_REQUEST_TIMEOUT_MS', 10_000, 100, 600_000),
+      keepAliveTimeoutMs: r.int('HEALTH_KEEPALIVE_TIMEOUT_MS', 5000, 100, 3_600_000),
+      // Probes come from a few LB addresses, Prometheus and an operator: far below this.
+      maxConnections: r.int('HEALTH_MAX_CONNECTIONS', 1000, 1, CONNECTION_LIMIT_DEFAULTS.maxConnections * 10),
+    },
   };
   r.done();
   return config;

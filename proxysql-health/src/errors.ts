@@ -5,6 +5,10 @@ export const ERRORS = Object.freeze({
   METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed' },
   UNAUTHORIZED: { status: 401, message: 'missing or wrong bearer token' },
   DRAIN_DISABLED: { status: 404, message: 'drain API is off (HEALTH_DRAIN_TOKEN not set)' },
+  STATUS_DISABLED: {
+    status: 404,
+    message: '/status is off (neither HEALTH_STATUS_TOKEN nor HEALTH_DRAIN_TOKEN is set)',
+  },
   BODY_TOO_LARGE: { status: 413, message: 'request body too large' },
 } as const);
 

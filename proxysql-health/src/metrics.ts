@@ -2,6 +2,7 @@
  * Prometheus metrics (prom-client). Probe counts are plain numbers handed to prom-client at
  * scrape time, so a probe pays a map increment rather than a label-hash lookup.
  */
+import type { ConnectionCounts } from '@wpfarm/common/http-limits';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Evaluation } from './checker.ts';
 import type { Endpoint } from './snapshot.ts';
@@ -11,6 +12,8 @@ export interface HealthMetrics {
   probe(endpoint: Endpoint, status: number): void;
   evaluation(e: Evaluation): void;
   failure(target: string, kind: string): void;
+  /** Exports the server's open and refused connection counts. */
+  watchConnections(counts: ConnectionCounts): void;
 }
 
 const HEALTHS = ['healthy', 'degraded', 'drained', 'unhealthy'] as const;
@@ -80,7 +83,7 @@ export function createMetrics(
   });
   const failures = new Counter({
     name: 'health_query_failures_total',
-    help: 'Failed queries by target (mariadb, proxysql, canary) and kind (timeout, error).',
+    help: 'Failed queries by target (mariadb, proof, proxysql, canary) and kind (timeout, error).',
     labelNames: ['target', 'kind'],
     registers: [registry],
   });
@@ -96,6 +99,25 @@ export function createMetrics(
     },
     failure(target, kind) {
       failures.inc({ target, kind });
+    },
+    watchConnections(counts) {
+      new Gauge({
+        name: 'health_connections_open',
+        help: 'Client connections open now.',
+        registers: [registry],
+        collect() {
+          this.set(counts.open());
+        },
+      });
+      new Counter({
+        name: 'health_connections_refused_total',
+        help: 'Client connections closed on accept because HEALTH_MAX_CONNECTIONS were open.',
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(counts.refused());
+        },
+      });
     },
   };
 }

@@ -313,7 +313,15 @@ describe('evaluate: a node re-earns 200 only by proving it is in the Primary com
   // The issue 16 thaw: a SIGSTOPped node times out, then reports its stale Synced/Primary view.
   it('regression: stale Synced/Primary after a freeze is 503 until the proof passes', () => {
     const v = run([{}, TIMEOUT, TIMEOUT, {}, PROOF_FAILED, PROOF_FAILED, PROOF_OK]);
-    expect(h(v)).toEqual(['healthy', 'healthy', 'unhealthy', 'unhealthy', 'unhealthy', 'unhealthy', 'healthy']);
+    expect(h(v)).toEqual([
+      'healthy',
+      'healthy',
+      'unhealthy',
+      'unhealthy',
+      'unhealthy',
+      'unhealthy',
+      'healthy',
+    ]);
     expect(v[3]?.reasons).toEqual(['primary_unproven']);
   });
 
