@@ -43,6 +43,12 @@ describe('purge requests', () => {
       value: { site: 'alpha', urls: ['https://alpha.farm.test/a'], tags: ['alpha-p-1'] },
     });
   });
+  it('keeps the event id of the WordPress change (the idempotency key of its retries)', () => {
+    expect(validatePurgeRequest({ site: 'alpha', all: true, event: 'wp-7_f3a9c2e1' })).toEqual({
+      ok: true,
+      value: { site: 'alpha', all: true, event: 'wp-7_f3a9c2e1' },
+    });
+  });
   it.each([
     [null, '', /JSON object/],
     [{ site: 'alpha' }, '', /nothing to purge/],
@@ -54,6 +60,10 @@ describe('purge requests', () => {
     [{ site: 'alpha', tags: ['bad tag'] }, 'tags[0]', /must be a tag/],
     [{ site: 'alpha', all: 'yes' }, 'all', /true or false/],
     [{ site: 'alpha', urls: Array(2001).fill('https://a.test/') }, 'urls', /limit 2000/],
+    [{ site: 'alpha', all: true, event: 'short' }, 'event', /8 to 64/],
+    [{ site: 'alpha', all: true, event: 'a'.repeat(65) }, 'event', /8 to 64/],
+    [{ site: 'alpha', all: true, event: 'post-7 publish' }, 'event', /8 to 64/],
+    [{ site: 'alpha', all: true, event: 12345678 }, 'event', /8 to 64/],
   ])('rejects %j on field %j', (body, field, message) => {
     const r = validatePurgeRequest(body);
     expect(r.ok).toBe(false);

@@ -9,6 +9,13 @@ export interface PurgeRequest {
   urls?: string[];
   tags?: string[];
   all?: boolean;
+  /**
+   * The id of the WordPress change this purge is for, the same on every retry of that change
+   * (each retry is signed afresh, with a new nonce). The purger accepts each (site, event) once
+   * within 24 h and answers a repeat with the first job's id, so a webhook that timed out but was
+   * in fact accepted is never queued twice.
+   */
+  event?: string;
 }
 
 export const PURGE_LIMITS = Object.freeze({
@@ -22,6 +29,9 @@ export const PURGE_LIMITS = Object.freeze({
 
 /** Tag syntax: what fits in an `xkey`/`Cache-Tag` header token. */
 export const TAG_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+/** Event id syntax: 8 to 64 URL-safe characters (a UUID, a hash, a random token). */
+export const EVENT_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
 
 /**
  * The path of the edge worker's purge endpoint, called by the cache-purger with
@@ -42,8 +52,8 @@ export function validatePurgeRequest(body: unknown): PurgeCheck {
     return fail('', 'body must be a JSON object');
   const b = body as Record<string, unknown>;
   for (const key of Object.keys(b)) {
-    if (!['site', 'urls', 'tags', 'all'].includes(key))
-      return fail(key, 'unknown field (expected site, urls, tags, all)');
+    if (!['site', 'urls', 'tags', 'all', 'event'].includes(key))
+      return fail(key, 'unknown field (expected site, urls, tags, all, event)');
   }
   if (typeof b.site !== 'string' || !/^[a-z][a-z0-9-]{0,62}$/.test(b.site))
     return fail('site', 'must be a site id');
@@ -51,6 +61,11 @@ export function validatePurgeRequest(body: unknown): PurgeCheck {
   if (b.all !== undefined) {
     if (typeof b.all !== 'boolean') return fail('all', 'must be true or false');
     if (b.all) out.all = true;
+  }
+  if (b.event !== undefined) {
+    if (typeof b.event !== 'string' || !EVENT_PATTERN.test(b.event))
+      return fail('event', 'must be 8 to 64 letters, digits, _ or - (the id of the WordPress change)');
+    out.event = b.event;
   }
   if (b.urls !== undefined) {
     if (!Array.isArray(b.urls)) return fail('urls', 'must be a list of absolute URLs');
