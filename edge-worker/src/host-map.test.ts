@@ -1,7 +1,20 @@
 import { validateRegistry } from '@wpfarm/common/registry/schema';
 import { describe, expect, it } from 'vitest';
 import { TEST_REGISTRY } from '../test/fixtures.ts';
-import { buildHostMapDocument, normaliseRequestHost, parseHostMap, routeHost } from './host-map.ts';
+import {
+  buildHostMapDocument,
+  buildHostMapShards,
+  HOST_MAP_INDEX_KEY,
+  HOSTS_PER_SHARD,
+  hostMapShardKey,
+  normaliseRequestHost,
+  parseHostMap,
+  parseHostMapIndex,
+  parseHostMapShard,
+  routeHost,
+  shardOf,
+} from './host-map.ts';
+import { hostMapBulk } from './publish-host-map.ts';
 
 const map = parseHostMap(JSON.stringify(buildHostMapDocument(validateRegistry(TEST_REGISTRY))));
 
@@ -53,5 +66,96 @@ describe('host map', () => {
     ['not json', /JSON|Unexpected/],
   ])('refuses a malformed document %s', (text, message) => {
     expect(() => parseHostMap(text)).toThrow(message);
+  });
+});
+
+/** A farm of `n` sites, each with 0–3 aliases and mixed policies, as the scale benchmark builds. */
+function farm(n: number) {
+  return validateRegistry({
+    version: 1,
+    sites: Array.from({ length: n }, (_, i) => ({
+      id: `site-${i}`,
+      host: `site-${i}.example.test`,
+      aliases: Array.from({ length: i % 4 }, (_, a) => `a${a}.site-${i}.example.test`),
+      upstream: `http://wp-site-${i}_nginx:80`,
+      webhookSecretRef: `WEBHOOK_SECRET_SITE_${i}`,
+      policy: {
+        aliasMode: i % 2 ? 'serve' : 'redirect',
+        woocommerce: i % 5 === 0,
+        deviceVariants: i % 7 === 0,
+        extraBypassCookies: i % 3 === 0 ? ['pmpro_visit'] : [],
+      },
+    })),
+  });
+}
+
+describe('sharded host map', () => {
+  const registry = farm(5000);
+  const { index, shards } = buildHostMapShards(registry, new Date(0));
+  const shardFor = (host: string) =>
+    parseHostMapShard(
+      JSON.stringify(shards.get(hostMapShardKey('host', index.shards, shardOf(host, index.shards)))),
+    );
+  const whole = parseHostMap(JSON.stringify(buildHostMapDocument(registry, new Date(0))));
+
+  it('a cold isolate read the whole 5,000-site map (1.8 MB); now it reads an index and one shard of a few KB', () => {
+    const wholeBytes = JSON.stringify(buildHostMapDocument(registry)).length;
+    const largest = Math.max(...[...shards.values()].map((s) => JSON.stringify(s).length));
+    expect(wholeBytes).toBeGreaterThan(1_000_000);
+    expect(largest).toBeLessThan(64 * 1024);
+    expect(JSON.stringify(index).length).toBeLessThan(100);
+  });
+
+  it('holds about HOSTS_PER_SHARD hosts per shard, a power-of-two count named in every key', () => {
+    const hosts = registry.sites.reduce((n, s) => n + 1 + s.aliases.length, 0);
+    expect(Math.log2(index.shards) % 1).toBe(0);
+    expect(hosts / index.shards).toBeLessThanOrEqual(HOSTS_PER_SHARD);
+    expect(hosts / index.shards).toBeGreaterThan(HOSTS_PER_SHARD / 2);
+    for (const key of shards.keys())
+      expect(key).toMatch(new RegExp(`^hostmap/${index.shards}/(host|site)/\\d+$`));
+  });
+
+  it('routes every host exactly as the whole document does (canonical, served alias, redirecting alias, unknown)', () => {
+    for (const [host] of whole.byHost) {
+      const url = new URL(`https://${host.toUpperCase()}:443/p/?q=1`);
+      expect(routeHost(shardFor(host), url)).toEqual(routeHost(whole, url));
+    }
+    const unknown = new URL('https://nobody.example.test/');
+    expect(routeHost(shardFor('nobody.example.test'), unknown)).toEqual({
+      kind: 'unknown',
+      host: 'nobody.example.test',
+    });
+  });
+
+  it('finds every site by id in its site shard', () => {
+    for (const site of registry.sites) {
+      const shard = shards.get(hostMapShardKey('site', index.shards, shardOf(site.id, index.shards)));
+      expect(parseHostMapShard(JSON.stringify(shard)).byId.get(site.id)).toEqual(whole.byId.get(site.id));
+    }
+  });
+
+  it.each([
+    ['{"format":1,"hosts":{},"sites":[]}', /format/],
+    ['{"format":2,"hosts":{}}', /sites/],
+    ['{"format":2,"sites":[]}', /hosts/],
+    ['{"format":2,"hosts":{"a.test":[3,0]},"sites":[]}', /a\.test/],
+  ])('refuses a malformed shard %s', (text, message) => {
+    expect(() => parseHostMapShard(text)).toThrow(message);
+  });
+
+  it.each([
+    ['{"format":2,"shards":0}', /shards/],
+    ['{"format":1,"shards":4}', /format/],
+  ])('refuses a malformed index %s', (text, message) => {
+    expect(() => parseHostMapIndex(text)).toThrow(message);
+  });
+
+  it('publishes both layouts by default, the index after every shard it names', () => {
+    const bulk = hostMapBulk(farm(300), new Date(0));
+    expect(bulk[0]?.key).toBe('hostmap');
+    expect(bulk.at(-1)?.key).toBe(HOST_MAP_INDEX_KEY);
+    const count = parseHostMapIndex(bulk.at(-1)!.value).shards;
+    expect(bulk.filter((e) => e.key.startsWith(`hostmap/${count}/host/`))).toHaveLength(count);
+    expect(hostMapBulk(farm(3), new Date(0), 'sharded').some((e) => e.key === 'hostmap')).toBe(false);
   });
 });
