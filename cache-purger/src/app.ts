@@ -1,5 +1,12 @@
 import { PURGE_LIMITS, validatePurgeRequest } from '@wpfarm/common/contracts/purge';
 import { NONCE_HEADER, SIGNATURE_WINDOW_SECONDS, verifySignature } from '@wpfarm/common/contracts/signing';
+import {
+  CONNECTION_LIMIT_DEFAULTS,
+  type ConnectionLimits,
+  capConnections,
+  timeoutOptions,
+} from '@wpfarm/common/http-limits';
+import { createServer } from '@wpfarm/common/node-http';
 import type { Registry } from '@wpfarm/common/registry/schema';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
@@ -28,11 +35,25 @@ export interface AppDeps {
   redisState?: () => { ok: boolean; state: string };
   /** Injectable clock for signature windows (tests). */
   now?: () => number;
+  /** Client connections: timeouts (a silent one is closed) and the cap. Default: the farm's. */
+  connections?: ConnectionLimits;
 }
+
+// Fatal: a body that is not UTF-8 is refused, never decoded to U+FFFD (the signature covers the
+// bytes, but the URLs and tags taken from them would not be the ones WordPress meant).
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Builds the Fastify app; the caller listens and closes it. */
 export function buildApp(deps: AppDeps): { app: FastifyInstance; drain(): void } {
+  const limits = deps.connections ?? CONNECTION_LIMIT_DEFAULTS;
   const app = Fastify({
+    // node:http's own timeouts with a checking interval that follows them (Fastify's defaults
+    // leave a connection that never sends a byte open for Node's 30 s check, and uncapped).
+    serverFactory: (handler) => {
+      const server = createServer(timeoutOptions(limits), handler);
+      deps.metrics.watchConnections(capConnections(server, limits.maxConnections, () => refusedLog()));
+      return server;
+    },
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     bodyLimit: PURGE_LIMITS.bodyBytes,
     // Per-request log lines would dominate at thousands of webhooks a second; metrics count them.
@@ -42,6 +63,13 @@ export function buildApp(deps: AppDeps): { app: FastifyInstance; drain(): void }
   });
   const now = deps.now ?? Date.now;
   let draining = false;
+  // At most one line a minute while connections are refused at the cap (the metric counts each).
+  let refusedLoggedAt = 0;
+  const refusedLog = () => {
+    if (Date.now() - refusedLoggedAt < 60_000) return;
+    refusedLoggedAt = Date.now();
+    deps.logger.warn({ max: limits.maxConnections }, 'connection cap reached: new connections are closed');
+  };
 
   // The signature covers the exact bytes, so the body is kept raw and parsed here.
   app.removeAllContentTypeParsers();
@@ -67,9 +95,15 @@ export function buildApp(deps: AppDeps): { app: FastifyInstance; drain(): void }
     const raw = req.body as Buffer | undefined;
     if (!Buffer.isBuffer(raw))
       throw new PurgerError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/json');
+    let text: string;
+    try {
+      text = utf8.decode(raw);
+    } catch (err) {
+      throw new PurgerError('BAD_ENCODING', 'body is not valid UTF-8', { cause: err });
+    }
     let body: unknown;
     try {
-      body = JSON.parse(raw.toString('utf8'));
+      body = JSON.parse(text);
     } catch (err) {
       throw new PurgerError('BAD_JSON', `body is not valid JSON: ${(err as Error).message}`, { cause: err });
     }
@@ -90,9 +124,9 @@ export function buildApp(deps: AppDeps): { app: FastifyInstance; drain(): void }
     if (!scope.ok) throw new PurgerError(scope.code, scope.message, { field: scope.field });
 
     const tp = req.headers.traceparent;
-    let id: string | undefined;
+    let queued: Awaited<ReturnType<Queue['enqueue']>>;
     try {
-      id = await deps.queue.enqueue(
+      queued = await deps.queue.enqueue(
         check.value,
         sig.nonce,
         typeof tp === 'string' && tp.length <= 128 ? tp : undefined,
@@ -105,10 +139,16 @@ export function buildApp(deps: AppDeps): { app: FastifyInstance; drain(): void }
         retryAfter: deps.retryAfterSeconds,
       });
     }
-    if (id === undefined)
+    if (queued === undefined)
       throw new PurgerError('REPLAYED', `nonce already used (${NONCE_HEADER}); sign each webhook afresh`);
-    deps.metrics.webhooks.inc({ code: 'ACCEPTED' });
+    const { id, duplicate } = queued;
     reply.status(202);
+    if (duplicate) {
+      // A retry of a change already accepted (its first answer was lost): the same job, not a new one.
+      deps.metrics.webhooks.inc({ code: 'DUPLICATE_EVENT' });
+      return { job: id, status: `/v1/jobs/${id}`, duplicate: true };
+    }
+    deps.metrics.webhooks.inc({ code: 'ACCEPTED' });
     return { job: id, status: `/v1/jobs/${id}` };
   });
 

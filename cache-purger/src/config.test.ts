@@ -22,7 +22,13 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({
       port: 8070,
       coalesceMs: 50,
-      maxUrlsPerSite: 50,
+      maxJobUrls: 50,
+      connections: {
+        headersTimeoutMs: 10_000,
+        requestTimeoutMs: 30_000,
+        keepAliveTimeoutMs: 5_000,
+        maxConnections: 10_000,
+      },
       softPurge: false,
       edge: undefined,
       cloudflare: undefined,
@@ -48,6 +54,12 @@ describe('loadConfig', () => {
     [{ VARNISH_ADMIN: 'varnish-9=127.0.0.1:6082' }, 'VARNISH_ADMIN entry'],
     [{ VARNISH_ADMIN: 'varnish-1=127.0.0.1:6082' }, 'VARNISH_ADMIN_SECRET_FILE is required'],
     [{ PURGE_CLAIM_IDLE_MS: '1000', PURGE_REQUEST_TIMEOUT_MS: '2000' }, 'PURGE_CLAIM_IDLE_MS must be larger'],
+    [{ PURGER_HEADERS_TIMEOUT_MS: '5' }, 'PURGER_HEADERS_TIMEOUT_MS'],
+    [{ PURGER_MAX_CONNECTIONS: 'many' }, 'PURGER_MAX_CONNECTIONS'],
+    [
+      { CLOUDFLARE_API_TOKEN: 't', CLOUDFLARE_ZONES: '*=z', CLOUDFLARE_URLS_PER_CALL: '101' },
+      'CLOUDFLARE_URLS_PER_CALL',
+    ],
   ])('%j → names the variable', (env, want) => {
     expect(problems({ ...base, ...env }).join('\n')).toContain(want);
   });
@@ -62,7 +74,18 @@ describe('loadConfig', () => {
       VARNISH_ADMIN: 'varnish-1=127.0.0.1:6082@/run/secrets/v1',
     });
     expect(c.edge).toEqual({ url: 'http://127.0.0.1:8787', token: 'tok' });
-    expect(c.cloudflare).toMatchObject({ plan: 'enterprise', zones: { alpha: 'abc123', '*': 'def456' } });
+    expect(c.cloudflare).toMatchObject({
+      plan: 'enterprise',
+      zones: { alpha: 'abc123', '*': 'def456' },
+      urlsPerCall: 500,
+    });
+    const legacy = loadConfig({
+      ...base,
+      CLOUDFLARE_API_TOKEN: 'cf',
+      CLOUDFLARE_ZONES: '*=z',
+      CLOUDFLARE_URLS_PER_CALL: '30',
+    });
+    expect(legacy.cloudflare?.urlsPerCall).toBe(30);
     expect(c.nodes[0]!.admin).toEqual({ host: '127.0.0.1', port: 6082, secretFile: '/run/secrets/v1' });
   });
 });

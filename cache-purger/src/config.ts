@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
 import { ConfigError, type Env, envReader } from '@wpfarm/common/config/env';
+import { CONNECTION_LIMIT_DEFAULTS, type ConnectionLimits } from '@wpfarm/common/http-limits';
+import { CLOUDFLARE_LIMITS } from './cloudflare.ts';
 
 /**
  * The purger's configuration, read once from the environment by server.ts. Every problem names
@@ -23,11 +25,18 @@ export interface CloudflareConfig {
   plan: CloudflarePlan;
   /** Zone id per site id; `*` is the fallback for sites not listed. */
   zones: Record<string, string>;
+  /**
+   * URLs per `files` call: the plan's documented figure (cloudflare.ts), or lower for an account
+   * still on an older limit (Cloudflare long allowed 30 a call).
+   */
+  urlsPerCall: number;
 }
 
 export interface Config {
   host: string;
   port: number;
+  /** What a client connection may hold: a silent one is closed after the headers timeout. */
+  connections: ConnectionLimits;
   redisUrl: string;
   registryFile: string;
   /** Folder with one file per `webhookSecretRef` (Docker secrets), read when the env var is absent. */
@@ -40,7 +49,8 @@ export interface Config {
   cloudflare: CloudflareConfig | undefined;
   consumer: string;
   coalesceMs: number;
-  maxUrlsPerSite: number;
+  /** URLs in one webhook above which Varnish bans the site's hosts whole (plan.ts, rule job-urls). */
+  maxJobUrls: number;
   batchSize: number;
   xkeyBatch: number;
   softPurge: boolean;
@@ -92,17 +102,41 @@ export function loadConfig(env: Env): Config {
         problems.push(`CLOUDFLARE_ZONES entry "${pair}" must be site=zoneId (or *=zoneId)`);
       else zones[site] = zone;
     }
+    // An unknown plan is reported above; the smallest documented figure stands in meanwhile.
+    const planMax = CLOUDFLARE_LIMITS[plan]?.maxUrls ?? CLOUDFLARE_LIMITS.free.maxUrls;
     cloudflare = {
       apiUrl: r.url('CLOUDFLARE_API_URL', 'https://api.cloudflare.com/client/v4'),
       token: cfToken,
       plan,
       zones,
+      urlsPerCall: int('CLOUDFLARE_URLS_PER_CALL', planMax, 1, planMax),
     };
   }
 
   const config: Config = {
     host: str('PURGER_HOST', '0.0.0.0'),
     port: int('PURGER_PORT', 8070, 0, 65535),
+    connections: {
+      headersTimeoutMs: int(
+        'PURGER_HEADERS_TIMEOUT_MS',
+        CONNECTION_LIMIT_DEFAULTS.headersTimeoutMs,
+        100,
+        600_000,
+      ),
+      requestTimeoutMs: int(
+        'PURGER_RECEIVE_TIMEOUT_MS',
+        CONNECTION_LIMIT_DEFAULTS.requestTimeoutMs,
+        100,
+        600_000,
+      ),
+      keepAliveTimeoutMs: int(
+        'PURGER_KEEPALIVE_TIMEOUT_MS',
+        CONNECTION_LIMIT_DEFAULTS.keepAliveTimeoutMs,
+        100,
+        3_600_000,
+      ),
+      maxConnections: int('PURGER_MAX_CONNECTIONS', CONNECTION_LIMIT_DEFAULTS.maxConnections, 1, 1_000_000),
+    },
     redisUrl,
     registryFile: str('REGISTRY_FILE'),
     secretsDir: env.WEBHOOK_SECRETS_DIR?.trim() || undefined,
@@ -113,7 +147,7 @@ export function loadConfig(env: Env): Config {
     cloudflare,
     consumer: str('PURGER_CONSUMER', hostname()),
     coalesceMs: int('PURGE_COALESCE_MS', 50, 0, 10_000),
-    maxUrlsPerSite: int('PURGE_MAX_URLS', 50, 1, 2_000),
+    maxJobUrls: int('PURGE_MAX_URLS', 50, 1, 2_000),
     batchSize: int('PURGE_BATCH', 500, 1, 10_000),
     xkeyBatch: int('PURGE_XKEY_BATCH', 100, 1, 250),
     softPurge: bool('PURGE_SOFT', false),

@@ -5,6 +5,7 @@
 
 export type PurgerErrorCode =
   | 'BAD_JSON'
+  | 'BAD_ENCODING'
   | 'BAD_REQUEST'
   | 'BAD_SIGNATURE'
   | 'REPLAYED'
@@ -21,6 +22,7 @@ export type PurgerErrorCode =
 
 const STATUS: Record<PurgerErrorCode, number> = {
   BAD_JSON: 400,
+  BAD_ENCODING: 400,
   BAD_REQUEST: 400,
   BAD_SIGNATURE: 401,
   REPLAYED: 401,

@@ -1,3 +1,4 @@
+import type { ConnectionCounts } from '@wpfarm/common/http-limits';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KEYS, type Queue } from './queue.ts';
 
@@ -11,6 +12,13 @@ export interface PurgerMetrics {
   skipped: Counter<'node'>;
   latency: Histogram<'node'>;
   edge: Counter<'target' | 'result'>;
+  /**
+   * Purges delivered wider than the URLs and tags they hold (a whole-host Varnish ban, a whole-site
+   * edge or Cloudflare purge), by target and the rule's reason (plan.ts `Escalation`).
+   */
+  escalations: Counter<'target' | 'reason'>;
+  /** Exports the HTTP server's open and refused connection counts. */
+  watchConnections(counts: ConnectionCounts): void;
 }
 
 /** Builds the metrics; `queue` and `nodes` feed the per-node backlog gauges at scrape time. */
@@ -49,8 +57,35 @@ export function createMetrics(queue: Queue | undefined, nodes: string[]): Purger
       for (const b of await snapshot()) this.set({ node: b.node }, b.oldestMs / 1000);
     },
   });
+  let connections: ConnectionCounts | undefined;
+  new Gauge({
+    name: 'purger_connections_open',
+    help: 'Client connections open on the HTTP server now.',
+    registers: [registry],
+    collect() {
+      this.set(connections?.open() ?? 0);
+    },
+  });
+  new Counter({
+    name: 'purger_connections_refused_total',
+    help: 'Client connections closed on accept because PURGER_MAX_CONNECTIONS were open.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(connections?.refused() ?? 0);
+    },
+  });
   return {
     registry,
+    watchConnections(counts) {
+      connections = counts;
+    },
+    escalations: new Counter({
+      name: 'purger_escalations_total',
+      help: 'Purges delivered wider than their URLs and tags (whole-host ban, whole-site edge or Cloudflare purge), by target and reason.',
+      labelNames: ['target', 'reason'],
+      registers: [registry],
+    }),
     webhooks: new Counter({
       name: 'purger_webhooks_total',
       help: 'Webhooks answered, by error code (or accepted).',

@@ -8,6 +8,8 @@ import type { Redis } from 'ioredis';
  * - `purge:edge`, jobs every node has acknowledged, consumed by group `edge`;
  * - `purge:job:<id>`, a hash with the job and its per-node / edge status (TTL);
  * - `purge:nonce:<site>:<nonce>`, replay protection (SET NX EX);
+ * - `purge:event:<site>:<event>`, the job id a WordPress change was first accepted as (24 h), so
+ *   its retries are answered with that job instead of being queued again;
  * - `purge:node:<name>`, a node's identity, when it was last seen, and its restart cutoff.
  * Multi-key changes are Lua scripts, so a crash never leaves a job half-acknowledged.
  */
@@ -17,6 +19,7 @@ export const KEYS = Object.freeze({
   edgeGroup: 'edge',
   job: (id: string) => `purge:job:${id}`,
   nonce: (site: string, nonce: string) => `purge:nonce:${site}:${nonce}`,
+  event: (site: string, event: string) => `purge:event:${site}:${event}`,
   node: (name: string) => `purge:node:${name}`,
   group: (node: string) => `node:${node}`,
 });
@@ -30,16 +33,27 @@ export interface QueuedJob {
   traceparent: string | undefined;
 }
 
-// KEYS: nonce, jobs stream. ARGV: nonceTtl, body, site, traceparent, jobTtl, acceptedAtMs, nodeCount.
-// Returns the job id, or false when the nonce was seen (replay). The nonce is only remembered when
-// the job is stored, in the same atomic step.
+/** How long a (site, event) is remembered: a WordPress change is retried for less than a day. */
+export const EVENT_TTL_SECONDS = 86_400;
+
+// KEYS: nonce, jobs stream, event (the nonce key again when there is no event).
+// ARGV: nonceTtl, body, site, traceparent, jobTtl, acceptedAtMs, nodeCount, eventTtl (0: no event).
+// Returns false when the nonce was seen (replay), else { job id, 1 when the event was accepted
+// before (nothing queued) or 0 }. The nonce and the event are remembered only in the same atomic
+// step that stores the job (or finds the first one), so a crash can never remember one without
+// the other.
 const ENQUEUE = `
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) == false then return false end
+if ARGV[8] ~= '0' then
+  local first = redis.call('GET', KEYS[3])
+  if first then return { first, 1 } end
+end
 local id = redis.call('XADD', KEYS[2], '*', 'site', ARGV[3], 'body', ARGV[2], 'tp', ARGV[4])
 local job = 'purge:job:' .. id
 redis.call('HSET', job, 'site', ARGV[3], 'body', ARGV[2], 'tp', ARGV[4], 'accepted', ARGV[6], 'nodes', ARGV[7], 'acked', 0, 'edge', 'waiting')
 redis.call('EXPIRE', job, ARGV[5])
-return id
+if ARGV[8] ~= '0' then redis.call('SET', KEYS[3], id, 'EX', ARGV[8]) end
+return { id, 0 }
 `;
 
 // KEYS: jobs stream, edge stream. ARGV: group, node, nodeCount, then (id, status) pairs.
@@ -119,18 +133,24 @@ export class Queue {
     this.jobTtlSeconds = jobTtlSeconds;
   }
 
-  /** Stores a job durably; resolves to its id, or undefined when the nonce is a replay. */
+  /**
+   * Stores a job durably; resolves to its id, or undefined when the nonce is a replay. A request
+   * with an `event` already accepted within EVENT_TTL_SECONDS resolves to the first job's id with
+   * `duplicate: true`, and nothing is queued.
+   */
   async enqueue(
     req: PurgeRequest,
     nonce: string,
     traceparent: string | undefined,
     nonceTtl: number,
-  ): Promise<string | undefined> {
-    const id = await this.redis.eval(
+  ): Promise<{ id: string; duplicate: boolean } | undefined> {
+    const nonceKey = KEYS.nonce(req.site, nonce);
+    const res = (await this.redis.eval(
       ENQUEUE,
-      2,
-      KEYS.nonce(req.site, nonce),
+      3,
+      nonceKey,
       KEYS.jobs,
+      req.event ? KEYS.event(req.site, req.event) : nonceKey,
       nonceTtl,
       JSON.stringify(req),
       req.site,
@@ -138,8 +158,9 @@ export class Queue {
       this.jobTtlSeconds,
       Date.now(),
       this.nodeCount,
-    );
-    return typeof id === 'string' ? id : undefined;
+      req.event ? EVENT_TTL_SECONDS : 0,
+    )) as [string, number] | null;
+    return Array.isArray(res) ? { id: String(res[0]), duplicate: Number(res[1]) === 1 } : undefined;
   }
 
   /** Creates a consumer group from the start of the stream unless it exists. */

@@ -128,6 +128,7 @@ export async function startService(
     logger,
     retryAfterSeconds: config.retryAfterSeconds,
     redisState: () => ({ ok: intake.writable(), state: intake.state() }),
+    connections: config.connections,
   });
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as { port: number }).port;

@@ -65,7 +65,7 @@ it('a job whose request Varnish refuses (400) is recorded as failed for that nod
     'n'.repeat(16),
     undefined,
     60,
-  ))!;
+  ))!.id;
   const client = new VarnishClient(config.nodes[0]!, 's', 1000);
   const worker = new NodeWorker({
     queue: new Queue(wr, 1, 3600),
@@ -82,12 +82,8 @@ it('a job whose request Varnish refuses (400) is recorded as failed for that nod
       async () => (await queue.status(poisoned))?.['node:varnish-1'] !== undefined,
     );
     expect((await queue.status(poisoned))?.['node:varnish-1']).toBe('failed');
-    const later = (await queue.enqueue(
-      { site: 'beta', tags: ['beta-fine'] },
-      'm'.repeat(16),
-      undefined,
-      60,
-    ))!;
+    const later = (await queue.enqueue({ site: 'beta', tags: ['beta-fine'] }, 'm'.repeat(16), undefined, 60))!
+      .id;
     await until('later job done', async () => (await queue.status(later))?.['node:varnish-1'] === 'done');
     expect(seen.filter((k) => k === 'alpha-poison')).toHaveLength(1); // refused once, not retried
   } finally {
