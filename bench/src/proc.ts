@@ -79,3 +79,27 @@ export function pinGroup(pgid: number, cpuList: string): boolean {
   for (const pid of groupPids(pgid)) if (pin(pid, cpuList)) pinned = true;
   return pinned;
 }
+
+/** VmRSS of a process in bytes (0 when it is gone). */
+export function rssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Highest VmRSS (bytes) of `pid` seen while `during` runs, sampled every 100 ms. */
+export async function peakRss<T>(pid: number, during: Promise<T>): Promise<{ result: T; rss: number }> {
+  let peak = rssBytes(pid);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rssBytes(pid));
+  }, 100);
+  try {
+    const result = await during;
+    return { result, rss: Math.max(peak, rssBytes(pid)) };
+  } finally {
+    clearInterval(timer);
+  }
+}
