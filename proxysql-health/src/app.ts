@@ -26,6 +26,8 @@ export interface App {
   metrics: HealthMetrics;
   /** Latest evaluation (undefined before the first). */
   current(): Evaluation | undefined;
+  /** Calls `fn` with every evaluation published from now on (tests, the bench); returns an unsubscribe. */
+  onEvaluation(fn: (e: Evaluation) => void): () => void;
   /** Stops the checker and closes the server. */
   close(): Promise<void>;
 }
@@ -45,6 +47,7 @@ export function buildApp(deps: AppDeps): App {
   const staleMs = config.staleMs;
   let rendered: Rendered | undefined;
   let latest: Evaluation | undefined;
+  const listeners = new Set<(e: Evaluation) => void>();
   const metrics = createMetrics(() => latest, now);
   const checker = createChecker({
     config,
@@ -54,6 +57,7 @@ export function buildApp(deps: AppDeps): App {
       latest = e;
       rendered = render(e.verdict, e.at);
       metrics.evaluation(e);
+      for (const fn of listeners) fn(e);
     },
     onFailure: (target, kind) => metrics.failure(target, kind),
   });
@@ -215,6 +219,10 @@ export function buildApp(deps: AppDeps): App {
     checker,
     metrics,
     current: () => latest,
+    onEvaluation(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
     async close() {
       await checker.stop();
       server.closeAllConnections();

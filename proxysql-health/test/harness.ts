@@ -4,13 +4,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { rawRequest } from '@wpfarm/common/testing/http';
 import pino from 'pino';
 import { type App, buildApp } from '../src/app.ts';
+import type { Evaluation } from '../src/checker.ts';
 import { loadConfig } from '../src/config.ts';
 import { HEALTH_USER } from '../src/testing/galera.ts';
 
-/** Short intervals for tests; the production defaults are in config.ts. */
+/**
+ * The production interval and query timeout (config.ts), a shorter canary interval. The query
+ * timeout used to be 250 ms here, far below production's 800 ms: on a loaded 2-core machine a
+ * connect or a status read took longer now and then, the canary failed, and (before it was
+ * retried every round) held the node at 503 for a whole canary interval, so a test probing once
+ * for 200 failed under a parallel `npm test` and passed alone.
+ */
 export const TEST_ENV = {
-  HEALTH_INTERVAL_MS: '300',
-  HEALTH_QUERY_TIMEOUT_MS: '250',
   HEALTH_TIMEOUT_FALL: '2',
   HEALTH_CANARY_INTERVAL_MS: '3000',
   MYSQL_HOST: '127.0.0.1',
@@ -21,8 +26,10 @@ export const TEST_ENV = {
 export interface Checker {
   app: App;
   url: string;
-  /** Evaluations published so far. */
+  /** Rounds published so far (the latest evaluation's sequence number). */
   rounds(): number;
+  /** Every evaluation published since start, in order (drain re-renders included). */
+  evaluations: Evaluation[];
   close(): Promise<void>;
 }
 
@@ -30,24 +37,19 @@ export interface Checker {
 export async function startChecker(env: Record<string, string>): Promise<Checker> {
   const config = loadConfig({ ...TEST_ENV, ...env, HOST: '127.0.0.1', PORT: '0' });
   const app = buildApp({ config, logger: pino({ level: 'silent' }) });
-  let rounds = 0;
-  let seen = app.current();
-  const counter = setInterval(() => {
-    const c = app.current();
-    if (c && c !== seen) {
-      seen = c;
-      rounds++;
-    }
-  }, 5);
+  // Recorded as published, not sampled: a sampler on a busy event loop missed rounds.
+  const evaluations: Evaluation[] = [];
+  const unsubscribe = app.onEvaluation((e) => evaluations.push(e));
   app.checker.start();
   await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
   const { port } = app.server.address() as AddressInfo;
   return {
     app,
     url: `http://127.0.0.1:${port}`,
-    rounds: () => rounds,
+    rounds: () => app.current()?.seq ?? 0,
+    evaluations,
     async close() {
-      clearInterval(counter);
+      unsubscribe();
       await app.close();
     },
   };
@@ -101,4 +103,35 @@ export async function waitStatus(
     limitMs,
   );
   return last as Probe;
+}
+
+/** Probes `c` from `loops` concurrent loops until `stop()` is called; each probe with its send time. */
+export function probeLoop(c: Checker, loops = 4) {
+  const seen: { sent: number; status: number }[] = [];
+  let stopped = false;
+  const running = Promise.all(
+    Array.from({ length: loops }, async () => {
+      while (!stopped) {
+        const sent = Date.now();
+        seen.push({ sent, status: (await probe(c)).status });
+      }
+    }),
+  );
+  return {
+    seen,
+    async stop() {
+      stopped = true;
+      await running;
+    },
+  };
+}
+
+/** The first round of `c` that started strictly after `t` (waits for it). */
+export async function firstRoundAfter(c: Checker, t: number): Promise<Evaluation> {
+  let found: Evaluation | undefined;
+  await waitFor('a round that started after the change', () => {
+    found = c.evaluations.find((e) => e.startedAt > t);
+    return found !== undefined;
+  });
+  return found as Evaluation;
 }

@@ -24,7 +24,15 @@ import {
   startGalera,
   startPlainMariadb,
 } from '../src/testing/galera.ts';
-import { afterRounds, type Checker, probe, startChecker, waitFor, waitStatus } from './harness.ts';
+import {
+  afterRounds,
+  type Checker,
+  firstRoundAfter,
+  probe,
+  startChecker,
+  waitFor,
+  waitStatus,
+} from './harness.ts';
 
 let dir: string;
 let galera: GaleraCluster;
@@ -142,6 +150,42 @@ describe('ProxySQL verdicts (against proxysql-admin-standin)', () => {
       await n.query('SET GLOBAL max_connections = 200');
     }
     await waitStatus(c, 200);
+  });
+
+  // Issue 16: a failed canary was retried only at the next canary run, holding the node at 503
+  // for up to 30 s after the database took new connections again.
+  it('regression: a failed canary is retried every round, 200 again within 2 rounds of new connections being accepted', async () => {
+    const n = galera.nodes[0];
+    if (!n) throw new Error('no node');
+    await waitStatus(c, 200);
+    // The checker's persistent connection is the one this account may hold: a new one is refused.
+    const limit = (k: number) =>
+      n.query(`ALTER USER '${HEALTH_USER.user}'@'127.0.0.1' WITH MAX_USER_CONNECTIONS ${k}`);
+    await limit(1);
+    try {
+      // MariaDB counts an account's connections only from logins made under a limit: make the
+      // checker log in again (its persistent connection) so the limit covers it.
+      const ids = await n.query<{ ID: number }[]>(
+        `SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '${HEALTH_USER.user}'`,
+      );
+      for (const { ID } of ids) await n.query(`KILL CONNECTION ${Number(ID)}`);
+      await waitFor(
+        'the canary refused',
+        async () => (await probe(c)).body.reasons.join() === 'canary_failed',
+        20_000,
+      );
+      await afterRounds(c, 3);
+      // Retried in each of the last rounds, not once per HEALTH_CANARY_INTERVAL_MS (3 s here).
+      const last = c.evaluations.slice(-3);
+      expect(new Set(last.map((e) => e.canary.at)).size).toBe(3);
+      expect(last.every((e) => e.canary.error !== undefined && !e.verdict.reader)).toBe(true);
+    } finally {
+      await limit(0);
+    }
+    const first = await firstRoundAfter(c, Date.now());
+    await waitStatus(c, 200);
+    const fit = c.evaluations.find((e) => e.seq >= first.seq && e.verdict.reader);
+    expect((fit?.seq ?? Number.POSITIVE_INFINITY) - first.seq).toBeLessThanOrEqual(1);
   });
 
   it('ProxySQL admin unreachable → 503 (fail closed)', async () => {
