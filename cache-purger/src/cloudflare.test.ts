@@ -22,25 +22,28 @@ describe('TokenBucket', () => {
 
 describe('cloudflareCalls', () => {
   const urls = Array.from({ length: 250 }, (_, i) => `https://a.test/${i}`);
-  it('at most 100 files, tags or hosts a call; 500 files on Enterprise', () => {
-    const calls = cloudflareCalls(
-      { all: false, urls, tags: Array.from({ length: 150 }, (_, i) => `a-${i}`), hosts: [] },
-      'pro',
-    );
-    expect(calls.map((c) => Object.keys(c)[0] + ':' + (Object.values(c)[0] as string[]).length)).toEqual([
-      'files:100',
-      'files:100',
-      'files:50',
-      'tags:100',
-      'tags:50',
-    ]);
-    expect(cloudflareCalls({ all: false, urls, tags: [], hosts: [] }, 'enterprise')).toEqual([
+  const shape = (calls: object[]) =>
+    calls.map((c) => `${Object.keys(c)[0]}:${(Object.values(c)[0] as string[]).length}`);
+  it("URLs per call as configured (the plan's 100, 500 on Enterprise, or a legacy 30); 100 tags or hosts", () => {
+    const tags = Array.from({ length: 150 }, (_, i) => `a-${i}`);
+    expect(
+      shape(cloudflareCalls({ hosts: [], files: urls, tags }, { urlsPerCall: 100, maxOps: 100 })),
+    ).toEqual(['tags:100', 'tags:50', 'files:100', 'files:100', 'files:50']);
+    expect(cloudflareCalls({ hosts: [], files: urls, tags: [] }, { urlsPerCall: 500, maxOps: 100 })).toEqual([
       { files: urls },
     ]);
-  });
-  it('site-wide purges by host (never purge_everything: a zone may hold other sites)', () => {
     expect(
-      cloudflareCalls({ all: true, urls: [], tags: [], hosts: ['a.test', 'www.a.test'] }, 'free'),
-    ).toEqual([{ hosts: ['a.test', 'www.a.test'] }]);
+      shape(
+        cloudflareCalls({ hosts: [], files: urls.slice(0, 61), tags: [] }, { urlsPerCall: 30, maxOps: 100 }),
+      ),
+    ).toEqual(['files:30', 'files:30', 'files:1']);
+  });
+  it('site-wide purges by host, before tags and URLs (never purge_everything: a zone holds other sites)', () => {
+    expect(
+      cloudflareCalls(
+        { hosts: ['a.test', 'www.a.test'], files: ['https://b.test/x', 'https://b.test/x'], tags: ['b-1'] },
+        { urlsPerCall: 100, maxOps: 100 },
+      ),
+    ).toEqual([{ hosts: ['a.test', 'www.a.test'] }, { tags: ['b-1'] }, { files: ['https://b.test/x'] }]);
   });
 });

@@ -2,10 +2,12 @@ import type { CloudflareConfig, CloudflarePlan } from './config.ts';
 
 /**
  * Cloudflare's purge API limits, per plan, as documented at
- * https://developers.cloudflare.com/cache/how-to/purge-cache/ (checked 2026-11):
- * tag/host/prefix/everything calls: token bucket of `bucket` requests refilled at `perSecond`;
- * single-file (URL) purges: `urlsPerSecond` URLs; at most 100 operations per call (500 URLs on
- * Enterprise). The stand-in (cloudflare-api-standin.ts) enforces the same table.
+ * https://developers.cloudflare.com/cache/how-to/purge-cache/ (page of 2026-07-29, checked
+ * 2026-12): tag/host/prefix/everything calls: a token bucket of `bucket` requests refilled at
+ * `perSecond` (free: 5 a minute); single-file (URL) purges: `urlsPerSecond` URLs (moving
+ * average); at most 100 operations per call, 500 URLs a call on Enterprise. Older documents and
+ * accounts allowed 30 URLs a call: CLOUDFLARE_URLS_PER_CALL lowers `maxUrls` for them. The
+ * stand-in (cloudflare-api-standin.ts) enforces the same table.
  */
 export const CLOUDFLARE_LIMITS: Readonly<
   Record<
@@ -47,21 +49,31 @@ export class TokenBucket {
   }
 }
 
-/** One call body: exactly one of files, tags, hosts. */
+/** One call body: exactly one of files, tags, hosts. Never `purge_everything`. */
 export type CloudflarePurgeBody = { files: string[] } | { tags: string[] } | { hosts: string[] };
 
-/** Splits a site purge into calls within the per-call limits (pure). */
+/** What one zone purges in a window: whole sites as their hosts, the rest as URLs and tags. */
+export interface ZonePurge {
+  hosts: string[];
+  files: string[];
+  tags: string[];
+}
+
+/**
+ * Splits a zone's purge into calls within the per-call limits (pure): hosts first (a whole site),
+ * then tags (one call can cover many pages), then URLs, `urlsPerCall` a call. Duplicates dropped.
+ * There is no `purge_everything`: a zone holds many sites, and each purges only its own.
+ */
 export function cloudflareCalls(
-  p: { all: boolean; urls: string[]; tags: string[]; hosts: string[] },
-  plan: CloudflarePlan,
+  z: ZonePurge,
+  limits: { urlsPerCall: number; maxOps: number },
 ): CloudflarePurgeBody[] {
-  const { maxUrls, maxOps } = CLOUDFLARE_LIMITS[plan];
   const chunk = <T>(xs: T[], n: number) =>
     Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
-  if (p.all) return chunk(p.hosts, maxOps).map((hosts) => ({ hosts }));
   return [
-    ...chunk(p.urls, maxUrls).map((files) => ({ files })),
-    ...chunk(p.tags, maxOps).map((tags) => ({ tags })),
+    ...chunk([...new Set(z.hosts)], limits.maxOps).map((hosts) => ({ hosts })),
+    ...chunk([...new Set(z.tags)], limits.maxOps).map((tags) => ({ tags })),
+    ...chunk([...new Set(z.files)], limits.urlsPerCall).map((files) => ({ files })),
   ];
 }
 
@@ -86,6 +98,11 @@ export class CloudflareClient {
 
   get plan(): CloudflarePlan {
     return this.#cfg.plan;
+  }
+
+  /** The per-call limits in use: URLs per `files` call (CLOUDFLARE_URLS_PER_CALL), items per other call. */
+  get limits(): { urlsPerCall: number; maxOps: number } {
+    return { urlsPerCall: this.#cfg.urlsPerCall, maxOps: CLOUDFLARE_LIMITS[this.#cfg.plan].maxOps };
   }
 
   /** The zone of a site, or undefined when Cloudflare is not configured for it. */

@@ -2,7 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EDGE_PURGE_PATH, PURGE_LIMITS, type PurgeRequest } from '@wpfarm/common/contracts/purge';
 import type { Registry } from '@wpfarm/common/registry/schema';
 import type { Logger } from 'pino';
-import { type CloudflareClient, type CloudflarePurgeBody, cloudflareCalls } from './cloudflare.ts';
+import {
+  type CloudflareClient,
+  type CloudflarePurgeBody,
+  cloudflareCalls,
+  type ZonePurge,
+} from './cloudflare.ts';
 import type { Config } from './config.ts';
 import type { PurgerMetrics } from './metrics.ts';
 import { backoffMs, coalesce, type SitePurge } from './plan.ts';
@@ -96,10 +101,10 @@ export class EdgeDelivery {
       return;
     }
     const jobs = (await queue.jobs(refs.map((r) => r.job))).filter((j) => !!j);
-    const purges = coalesce(
-      jobs.map((j) => j.req),
-      config.maxUrlsPerSite,
-    );
+    // No per-job URL limit here: the edge and Cloudflare take URLs in bulk, so only a site's own
+    // `all: true` change purges a whole site there (plan.ts, Escalation).
+    const purges = coalesce(jobs.map((j) => j.req));
+    this.#escalations(purges);
     const edgeDone = new Set<number>(); // requests the edge worker already took, not re-sent on a retry
     const ok = await withLinkedSpan(
       'purge edge',
@@ -115,6 +120,20 @@ export class EdgeDelivery {
     await queue.ackEdge(refs, 'done');
     const now = Date.now();
     for (const j of jobs) metrics.latency.observe({ node: 'edge' }, (now - j.acceptedAt) / 1000);
+  }
+
+  /** Counts and logs every whole-site purge of the window, per target, with its reason. */
+  #escalations(purges: SitePurge[]): void {
+    const { config, metrics, logger } = this.#d;
+    for (const p of purges) {
+      if (!p.all) continue;
+      const targets = [
+        ...(config.edge ? ['edge-worker'] : []),
+        ...(this.#d.cloudflare?.zone(p.site) ? ['cloudflare'] : []),
+      ];
+      for (const target of targets) metrics.escalations.inc({ target, reason: p.reason });
+      if (targets.length) logger.info({ site: p.site, reason: p.reason, targets }, 'whole-site edge purge');
+    }
   }
 
   /** Retries `fn` with backoff until it succeeds or the purger stops. */
@@ -163,18 +182,29 @@ export class EdgeDelivery {
     return true;
   }
 
-  /** Every call for every site with a zone, each retried (429: after Retry-After) until done. */
+  /**
+   * Every call for every zone, each retried (429: after Retry-After) until done. Sites sharing a
+   * zone share its calls: a backlog of many sites' URLs fills calls up to the per-call limit.
+   */
   async #cloudflare(purges: SitePurge[]): Promise<boolean> {
     const { metrics, logger, config } = this.#d;
     const cf = this.#d.cloudflare!;
-    const calls: { zone: string; body: CloudflarePurgeBody }[] = [];
+    const zones = new Map<string, ZonePurge>();
     for (const p of purges) {
       const zone = cf.zone(p.site);
       const site = this.#d.registry().byId.get(p.site);
       if (!zone || !site) continue;
-      for (const body of cloudflareCalls({ ...p, hosts: siteHosts(site) }, cf.plan))
-        calls.push({ zone, body });
+      const z = zones.get(zone) ?? { hosts: [], files: [], tags: [] };
+      zones.set(zone, z);
+      if (p.all) z.hosts.push(...siteHosts(site));
+      else {
+        z.files.push(...p.urls);
+        z.tags.push(...p.tags);
+      }
     }
+    const calls: { zone: string; body: CloudflarePurgeBody }[] = [];
+    for (const [zone, z] of zones)
+      for (const body of cloudflareCalls(z, cf.limits)) calls.push({ zone, body });
     for (const c of calls) {
       for (let attempt = 0; ; attempt++) {
         const r = await cf.call(c.zone, c.body);

@@ -135,16 +135,29 @@ export class NodeWorker {
       live = keep;
     };
     skipOlder();
-    const plan = () =>
-      planVarnish(
-        coalesce(
-          live.map((j) => j.req),
-          config.maxUrlsPerSite,
-        ),
-        this.#d.registry(),
-        config,
+    const plan = () => {
+      const purges = coalesce(
+        live.map((j) => j.req),
+        { maxJobUrls: config.maxJobUrls },
       );
-    let ops = plan();
+      return { purges, ops: planVarnish(purges, this.#d.registry(), config) };
+    };
+    const first = plan();
+    let ops = first.ops;
+    // Every whole-host ban is counted and logged with its rule's reason, once per delivery.
+    for (const p of first.purges)
+      if (p.all) {
+        metrics.escalations.inc({ target: 'varnish', reason: p.reason });
+        logger.info(
+          {
+            node: this.node,
+            site: p.site,
+            reason: p.reason,
+            jobs: live.filter((j) => j.req.site === p.site).length,
+          },
+          'whole-host ban',
+        );
+      }
     const refusedSites = new Set<string>();
     const delivered = await withLinkedSpan(
       'purge varnish',
@@ -192,7 +205,7 @@ export class NodeWorker {
             // the jobs still due get all their requests again, and the older ones none.
             cutoff = now;
             skipOlder();
-            ops = plan();
+            ops = plan().ops;
           }
         }
         return true;

@@ -8,12 +8,15 @@ sites:
   - { id: alpha, host: alpha.test, aliases: [www.alpha.test], upstream: "http://a:80", webhookSecretRef: A }
   - { id: beta, host: beta.test, upstream: "http://b:80", webhookSecretRef: B }
 `);
-const opts = { maxUrlsPerSite: 3, xkeyBatch: 2, softPurge: false };
+const opts = { xkeyBatch: 2, softPurge: false };
+const varnish = { maxJobUrls: 3 };
+const url = (i: number) => `http://alpha.test/${i}`;
 
 describe('coalesce', () => {
   it.each([
     [
       'merges URL and tag sets per site, dropping duplicates',
+      varnish,
       [
         { site: 'alpha', urls: ['http://alpha.test/a'], tags: ['alpha-p-1'] },
         {
@@ -32,33 +35,83 @@ describe('coalesce', () => {
       ],
     ],
     [
-      'a site-wide purge absorbs the granular ones of that site only',
+      'a site-wide purge absorbs the granular ones of that site only (site-change)',
+      varnish,
       [
         { site: 'alpha', urls: ['http://alpha.test/a'] },
         { site: 'beta', tags: ['beta-home'] },
         { site: 'alpha', all: true },
       ],
       [
-        { site: 'alpha', all: true, urls: [], tags: [] },
+        { site: 'alpha', all: true, reason: 'site-change', urls: [], tags: [] },
         { site: 'beta', all: false, urls: [], tags: ['beta-home'] },
       ],
     ],
     [
-      'more than maxUrlsPerSite URLs become site-wide',
-      [
-        { site: 'alpha', urls: ['http://alpha.test/1', 'http://alpha.test/2'] },
-        { site: 'alpha', urls: ['http://alpha.test/3', 'http://alpha.test/4'], tags: ['alpha-p-2'] },
-      ],
-      [{ site: 'alpha', all: true, urls: [], tags: [] }],
+      'a backlog of single-URL jobs stays URLs, however many (issue 16: a late queue wiped sites)',
+      varnish,
+      Array.from({ length: 200 }, (_, i) => ({ site: 'alpha', urls: [url(i)] })),
+      [{ site: 'alpha', all: false, urls: Array.from({ length: 200 }, (_, i) => url(i)), tags: [] }],
     ],
-  ])('%s', (_n, reqs, want) => {
-    expect(coalesce(reqs, opts.maxUrlsPerSite)).toEqual(want);
+    [
+      'jobs at the per-job limit stay URLs even when they add up to more',
+      varnish,
+      [
+        { site: 'alpha', urls: [url(1), url(2), url(3)] },
+        { site: 'alpha', urls: [url(4), url(5), url(6)], tags: ['alpha-p-2'] },
+      ],
+      [
+        {
+          site: 'alpha',
+          all: false,
+          urls: [url(1), url(2), url(3), url(4), url(5), url(6)],
+          tags: ['alpha-p-2'],
+        },
+      ],
+    ],
+    [
+      'one job over the per-job limit bans the site whole at Varnish (job-urls)',
+      varnish,
+      [
+        { site: 'alpha', urls: [url(1), url(2), url(3), url(4)] },
+        { site: 'beta', urls: ['http://beta.test/b'] },
+      ],
+      [
+        { site: 'alpha', all: true, reason: 'job-urls', urls: [], tags: [] },
+        { site: 'beta', all: false, urls: ['http://beta.test/b'], tags: [] },
+      ],
+    ],
+    [
+      'site-change wins over job-urls as the reason',
+      varnish,
+      [
+        { site: 'alpha', urls: [url(1), url(2), url(3), url(4)] },
+        { site: 'alpha', all: true },
+      ],
+      [{ site: 'alpha', all: true, reason: 'site-change', urls: [], tags: [] }],
+    ],
+    [
+      'the edge (no per-job limit): a big job stays URLs; only all: true is site-wide',
+      {},
+      [
+        { site: 'alpha', urls: [url(1), url(2), url(3), url(4)] },
+        { site: 'beta', all: true },
+      ],
+      [
+        { site: 'alpha', all: false, urls: [url(1), url(2), url(3), url(4)], tags: [] },
+        { site: 'beta', all: true, reason: 'site-change', urls: [], tags: [] },
+      ],
+    ],
+  ] as const)('%s', (_n, o, reqs, want) => {
+    expect(coalesce(reqs as never, o)).toEqual(want);
   });
 });
 
 describe('planVarnish', () => {
   it('site-wide: one whole-host ban per host of the site (canonical and aliases)', () => {
-    expect(planVarnish([{ site: 'alpha', all: true, urls: [], tags: [] }], registry, opts)).toEqual([
+    expect(
+      planVarnish([{ site: 'alpha', all: true, reason: 'site-change', urls: [], tags: [] }], registry, opts),
+    ).toEqual([
       { kind: 'ban', site: 'alpha', host: 'alpha.test' },
       { kind: 'ban', site: 'alpha', host: 'www.alpha.test' },
     ]);
@@ -92,7 +145,9 @@ describe('planVarnish', () => {
     expect(ops).toEqual([{ kind: 'ban', site: 'beta', host: 'beta.test', url: '/a' }]);
   });
   it('a site no longer in the registry bans nothing', () => {
-    expect(planVarnish([{ site: 'gone', all: true, urls: [], tags: [] }], registry, opts)).toEqual([]);
+    expect(
+      planVarnish([{ site: 'gone', all: true, reason: 'site-change', urls: [], tags: [] }], registry, opts),
+    ).toEqual([]);
   });
 });
 

@@ -4,10 +4,26 @@ import { siteHosts } from './scope.ts';
 
 /**
  * Purge planning (pure): turns a window of queued jobs into the fewest Varnish requests.
- * Per site, URL and tag sets are merged; a site-wide purge absorbs everything else of that site;
- * more than `maxUrlsPerSite` URLs become a site-wide ban (a bulk edit must not turn into
- * thousands of bans that the lurker has to test against every object).
+ * Per site, URL and tag sets are merged, and delivered as the URLs and tags they are however many
+ * jobs the window holds: a backlog (a node that was away, a burst of webhooks) is never a reason
+ * to purge wider. A purge covers a whole site only by the escalation rule below, which looks at
+ * one job at a time (see docs/decisions/purger-escalation.md).
  */
+
+/**
+ * Why a site's purge covers the whole site instead of the URLs and tags it holds:
+ * - `site-change`: one of its webhooks asked for it (`all: true`: a theme switch, a setting that
+ *   changes every page). Every target (Varnish, edge worker, Cloudflare) purges the whole site.
+ * - `job-urls`: one webhook named more than `maxJobUrls` URLs (a bulk change the site made in one
+ *   request). Varnish only: one ban per host instead of thousands of bans its lurker must test
+ *   against every object; the edge and Cloudflare still get the URLs.
+ */
+export type Escalation = 'site-change' | 'job-urls';
+
+export interface CoalesceOptions {
+  /** Varnish only: a single job naming more URLs than this bans its site's hosts. Unset: never. */
+  maxJobUrls?: number;
+}
 
 /**
  * One request to one Varnish node. Bans test only obj.http.x-host / x-url (lurker-friendly).
@@ -18,41 +34,41 @@ export type VarnishOp =
   | { kind: 'xkey'; site: string; keys: string[]; soft: boolean };
 
 export interface PlanOptions {
-  maxUrlsPerSite: number;
   xkeyBatch: number;
   softPurge: boolean;
 }
 
-/** What one site asks for after merging its jobs. */
-export interface SitePurge {
-  site: string;
-  all: boolean;
-  urls: string[];
-  tags: string[];
-}
+/** What one site asks for after merging its jobs; `reason` says why a purge is site-wide. */
+export type SitePurge =
+  | { site: string; all: false; urls: string[]; tags: string[] }
+  | { site: string; all: true; reason: Escalation; urls: []; tags: [] };
 
-/** Merges requests per site (order of first appearance kept) and applies the site-wide rules. */
-export function coalesce(requests: readonly PurgeRequest[], maxUrlsPerSite: number): SitePurge[] {
-  const bySite = new Map<string, { all: boolean; urls: Set<string>; tags: Set<string> }>();
+/**
+ * Merges requests per site (order of first appearance kept). A site's purge is site-wide only
+ * when one of its requests is, by itself, an escalation (`Escalation`); the number of requests,
+ * or of URLs they add up to, never makes it so.
+ */
+export function coalesce(requests: readonly PurgeRequest[], opts: CoalesceOptions = {}): SitePurge[] {
+  const bySite = new Map<string, { reason?: Escalation; urls: Set<string>; tags: Set<string> }>();
   for (const r of requests) {
     let s = bySite.get(r.site);
     if (!s) {
-      s = { all: false, urls: new Set(), tags: new Set() };
+      s = { urls: new Set(), tags: new Set() };
       bySite.set(r.site, s);
     }
-    if (r.all) s.all = true;
+    if (r.all) s.reason = 'site-change';
+    else if (opts.maxJobUrls !== undefined && (r.urls?.length ?? 0) > opts.maxJobUrls)
+      s.reason ??= 'job-urls';
     for (const u of r.urls ?? []) s.urls.add(u);
     for (const t of r.tags ?? []) s.tags.add(t);
   }
   const out: SitePurge[] = [];
-  for (const [site, s] of bySite) {
-    const all = s.all || s.urls.size > maxUrlsPerSite;
+  for (const [site, s] of bySite)
     out.push(
-      all
-        ? { site, all: true, urls: [], tags: [] }
+      s.reason
+        ? { site, all: true, reason: s.reason, urls: [], tags: [] }
         : { site, all: false, urls: [...s.urls], tags: [...s.tags] },
     );
-  }
   return out;
 }
 

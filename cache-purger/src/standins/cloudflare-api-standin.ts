@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { bearerMatches } from '@wpfarm/common/bearer';
 import { CLOUDFLARE_LIMITS, TokenBucket } from '../cloudflare.ts';
 import type { CloudflarePlan } from '../config.ts';
 
@@ -16,6 +17,8 @@ export interface CloudflareStandinOptions {
   plan?: CloudflarePlan;
   /** Override the plan's call bucket (tests): capacity and refill per second. */
   bucket?: { capacity: number; perSecond: number };
+  /** Override the plan's URLs per call (tests: an account on the older limit of 30). */
+  urlsPerCall?: number;
   port?: number;
 }
 
@@ -63,7 +66,7 @@ export async function startCloudflareStandin(opts: CloudflareStandinOptions): Pr
     if (req.method === 'GET' && req.url === '/__standin/calls') return send(200, JSON.stringify(recorded));
     const m = /^\/client\/v4\/zones\/([A-Za-z0-9]{1,64})\/purge_cache$/.exec(req.url ?? '');
     if (req.method !== 'POST' || !m) return send(404, cfError(7003, 'Could not route to the requested path'));
-    if (req.headers.authorization !== `Bearer ${opts.token}`)
+    if (!bearerMatches(req.headers.authorization, opts.token))
       return send(403, cfError(10000, 'Authentication error'));
     let body: Record<string, unknown>;
     try {
@@ -82,7 +85,7 @@ export async function startCloudflareStandin(opts: CloudflareStandinOptions): Pr
       (!Array.isArray(items) || items.some((i) => typeof i !== 'string') || items.length === 0)
     )
       return send(400, cfError(1012, `${kind} must be a non-empty list of strings`));
-    const max = kind === 'files' ? limits.maxUrls : limits.maxOps;
+    const max = kind === 'files' ? (opts.urlsPerCall ?? limits.maxUrls) : limits.maxOps;
     if (items.length > max) return send(400, cfError(1015, `More than ${max} ${kind} in one request`));
     const wait = kind === 'files' ? urls.take(items.length) : calls.take(1);
     if (wait > 0)
