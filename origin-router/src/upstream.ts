@@ -1,14 +1,18 @@
 /**
  * The router's upstream HTTP/1.1 client: a keep-alive connection pool per origin (a Varnish node,
- * a WordPress service), plain TCP. It parses the response head itself and hands the body on as it
- * arrives (Content-Length, chunked, or until close), with backpressure both ways, one timer sweep
- * per pool for every timeout, and few allocations per exchange: the bench measured undici (its
- * WASM parser, its request objects) as the router's largest source of garbage and of p99 (see
- * docs/decisions/router-design.md).
+ * a WordPress service), plain TCP. Responses are parsed by llhttp, node:http's own parser, driven
+ * directly (no hand-written framing: docs/decisions/router-upstream-client.md); the body is handed
+ * on as it arrives, with backpressure both ways, one timer sweep per pool for every timeout, and
+ * few allocations per exchange: the bench measured undici (its WASM parser, its request objects)
+ * as the router's largest source of garbage and of p99 (see docs/decisions/router-design.md).
+ * Anything llhttp rejects, or accepts but the router could not forward, fails that exchange
+ * (UPSTREAM_BAD_RESPONSE) and destroys its connection; a connection is reused only when llhttp
+ * would keep it alive and nothing followed the response.
  *
  * Scope, on purpose: HTTP/1.1 to peers inside the cluster (plain TCP, or TLS for an `https://`
  * origin), no pipelining, no upgrades (a 101 is an error).
  */
+import { createRequire } from 'node:module';
 import { connect, isIP, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
@@ -23,10 +27,15 @@ export interface PoolOptions {
   bodyTimeoutMs: number;
   /** Idle keep-alive connections close after this: below the servers' own idle timeout (Varnish: 5 s). */
   keepAliveMs?: number;
-  /** Largest response head accepted. */
+  /** Largest response head accepted (default node:http's 16 KB). */
   maxHeaderBytes?: number;
   /** Extra trusted CA certificates (PEM) for `https://` origins; the system's are trusted too. */
   ca?: string;
+  /**
+   * Opens a connection instead of TCP/TLS to the origin: the differential suite feeds the pool
+   * in-memory sockets, so 100,000 crafted responses cost no kernel round trips.
+   */
+  connect?: () => Socket;
 }
 
 export interface UpstreamRequest {
@@ -82,23 +91,72 @@ export class UpstreamError extends Error {
   }
 }
 
-const CRLF2 = Buffer.from('\r\n\r\n');
-const EMPTY = Buffer.alloc(0);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: |$)/;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** What `res.writeHead` refuses in a value (node's `_http_common` check): such a head fails closed. */
+const INVALID_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+/** Header fields per response at most (node:http's client keeps 2,000 and drops the rest). */
+const MAX_HEADER_FIELDS = 1000;
+/** node:http's own response head limit (`http.maxHeaderSize`), the reference this client matches. */
+export const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 
-/** Parse states of a connection. */
-const S = {
-  Head: 0,
-  Length: 1,
-  UntilClose: 2,
-  ChunkSize: 3,
-  ChunkData: 4,
-  ChunkEnd: 5,
-  Trailers: 6,
-} as const;
-type State = (typeof S)[keyof typeof S];
+/**
+ * llhttp, the parser node:http uses, driven directly (`_http_common` exports the binding node's
+ * client and server use). The response framing is llhttp's own, so every framing decision agrees
+ * with node:http by construction; the pool around it only decides what llhttp leaves to its
+ * caller (whether a connection is reused, what the router can forward).
+ */
+interface LlhttpParser {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+  execute(data: Buffer): number | Error;
+  finish(): number | Error | undefined;
+  close(): void;
+  [slot: number]: unknown;
+  conn: Conn | undefined;
+}
+interface LlhttpParserClass {
+  new (): LlhttpParser;
+  RESPONSE: number;
+  kOnMessageBegin: number;
+  kOnHeaders: number;
+  kOnHeadersComplete: number;
+  kOnBody: number;
+  kOnMessageComplete: number;
+  kLenientNone: number;
+}
+const { HTTPParser } = createRequire(import.meta.url)('_http_common') as { HTTPParser: LlhttpParserClass };
+
+// Shared parser callbacks (no closure per connection; `this` is the parser).
+function parserOnMessageBegin(this: LlhttpParser): void {
+  if (this.conn) this.conn.pool.onMessageBegin(this.conn);
+}
+function parserOnHeaders(this: LlhttpParser, headers: string[]): void {
+  if (this.conn) this.conn.pool.onHeaderPart(this.conn, headers);
+}
+function parserOnHeadersComplete(
+  this: LlhttpParser,
+  major: number,
+  minor: number,
+  headers: string[] | undefined,
+  _method: unknown,
+  _url: unknown,
+  status: number,
+  _statusMessage: unknown,
+  upgrade: boolean,
+  keepAlive: boolean,
+): number {
+  const c = this.conn;
+  return c ? c.pool.onHead(c, major, minor, headers, status, upgrade, keepAlive) : 1;
+}
+function parserOnBody(this: LlhttpParser, chunk: Buffer): void {
+  if (this.conn) this.conn.pool.onBody(this.conn, chunk);
+}
+function parserOnMessageComplete(this: LlhttpParser): void {
+  if (this.conn) this.conn.pool.onMessageComplete(this.conn);
+}
+function closeParser(p: LlhttpParser): void {
+  p.close();
+}
 
 /**
  * One request/response on a connection. No closures per exchange, and nothing of the request kept
@@ -155,15 +213,34 @@ class Conn {
   stopBody: (() => void) | undefined;
   deadline = 0;
   deadlineCode: UpstreamErrorCode | 'IDLE' = 'UPSTREAM_CONNECT_TIMEOUT';
-  state: State = S.Head;
-  buf: Buffer | undefined;
-  remaining = 0;
   noBody = false;
+  /** A 1xx head was read: its (bodiless) message end is not the exchange's. */
+  interim = false;
+  /** llhttp finished the response during the current read; handed over once the read is parsed. */
+  msgDone = false;
+  /** A byte arrived after the response ended: never reused. */
+  extra = false;
+  /** Header fields llhttp flushed before the head ended (more than 32 of them). */
+  headerParts: string[] | undefined;
+  readonly parser: LlhttpParser;
+  readonly pool: UpstreamPool;
   readonly resume: () => void;
 
-  constructor(pool: UpstreamPool) {
+  constructor(pool: UpstreamPool, maxHeaderBytes: number) {
     const { host, port } = pool;
-    this.socket = pool.tls
+    this.pool = pool;
+    const parser = new HTTPParser();
+    parser.initialize(HTTPParser.RESPONSE, {}, maxHeaderBytes, HTTPParser.kLenientNone);
+    parser[HTTPParser.kOnMessageBegin] = parserOnMessageBegin;
+    parser[HTTPParser.kOnHeaders] = parserOnHeaders;
+    parser[HTTPParser.kOnHeadersComplete] = parserOnHeadersComplete;
+    parser[HTTPParser.kOnBody] = parserOnBody;
+    parser[HTTPParser.kOnMessageComplete] = parserOnMessageComplete;
+    parser.conn = this;
+    this.parser = parser;
+    this.socket = pool.connectSocket
+      ? pool.connectSocket()
+      : pool.tls
       ? tlsConnect({
           host,
           port,
@@ -178,7 +255,12 @@ class Conn {
     this.socket.on('data', (d: Buffer) => pool.onBytes(this, d));
     this.socket.on('end', () => pool.onEnd(this));
     this.socket.on('error', (err) => pool.onClosed(this, err));
-    this.socket.on('close', () => pool.onClosed(this, undefined));
+    this.socket.on('close', () => {
+      pool.onClosed(this, undefined);
+      // Freed outside any parser callback (node:http does the same).
+      parser.conn = undefined;
+      setImmediate(closeParser, parser);
+    });
   }
 }
 
@@ -188,7 +270,9 @@ export class UpstreamPool {
   readonly port: number;
   /** Set for an `https://` origin. */
   readonly tls: { ca: string | undefined } | undefined;
-  private readonly o: Required<Omit<PoolOptions, 'ca'>>;
+  private readonly o: Required<Omit<PoolOptions, 'ca' | 'connect'>>;
+  /** Set by tests that feed the pool in-memory sockets. */
+  readonly connectSocket: (() => Socket) | undefined;
   private readonly conns = new Set<Conn>();
   private readonly idle: Conn[] = [];
   private readonly queue: Exchange[] = [];
@@ -202,7 +286,8 @@ export class UpstreamPool {
     this.host = u.hostname.replace(/^\[|\]$/g, '');
     this.tls = u.protocol === 'https:' ? { ca: opts.ca } : undefined;
     this.port = Number(u.port || (this.tls ? 443 : 80));
-    this.o = { keepAliveMs: 4000, maxHeaderBytes: 64 * 1024, ...opts };
+    this.o = { keepAliveMs: 4000, maxHeaderBytes: DEFAULT_MAX_HEADER_BYTES, ...opts };
+    this.connectSocket = opts.connect;
   }
 
   /** Sends `req`; the handler hears the rest. Never throws. */
@@ -243,7 +328,7 @@ export class UpstreamPool {
       idle.reused = true;
       this.start(idle, ex);
     } else if (this.conns.size < this.o.connections) {
-      const c = new Conn(this);
+      const c = new Conn(this, this.o.maxHeaderBytes);
       this.conns.add(c);
       c.ex = ex;
       c.deadline = Date.now() + this.o.connectTimeoutMs;
@@ -256,8 +341,6 @@ export class UpstreamPool {
   /** Starts `ex` on a connected, free connection. */
   private start(c: Conn, ex: Exchange): void {
     c.ex = ex;
-    c.state = S.Head;
-    c.buf = undefined;
     c.deadline = Date.now() + this.o.headersTimeoutMs;
     c.deadlineCode = 'UPSTREAM_HEADERS_TIMEOUT';
     ex.handler.onConnect(ex);
@@ -352,165 +435,110 @@ export class UpstreamPool {
 
   onBytes(c: Conn, d: Buffer): void {
     const ex = c.ex;
-    if (!ex) {
+    if (!ex || c.socket.destroyed) {
       // Bytes nobody asked for: the connection is out of step.
       c.socket.destroy();
       return;
     }
     ex.answered = true;
-    let buf: Buffer = d;
-    while (buf.length > 0 && c.ex === ex && !ex.done) {
-      switch (c.state) {
-        case S.Head: {
-          const data = c.buf ? Buffer.concat([c.buf, buf]) : buf;
-          const end = data.indexOf(CRLF2);
-          if (end === -1 || end > this.o.maxHeaderBytes) {
-            if (data.length > this.o.maxHeaderBytes) {
-              this.bad(c, ex, 'response head too large');
-              return;
-            }
-            c.buf = data;
-            return;
-          }
-          c.buf = undefined;
-          buf = data.subarray(end + 4);
-          const next = this.head(c, ex, data.toString('latin1', 0, end));
-          if (next === 'complete') this.complete(c, ex, buf.length > 0);
-          else if (next === 'stop') return;
-          break;
-        }
-        case S.Length:
-        case S.ChunkData: {
-          // Up to `remaining` bytes of the body (or of the current chunk).
-          const take = Math.min(c.remaining, buf.length);
-          const chunk = take === buf.length ? buf : buf.subarray(0, take);
-          buf = take === buf.length ? EMPTY : buf.subarray(take);
-          c.remaining -= take;
-          const inChunk = c.state === S.ChunkData;
-          if (inChunk && c.remaining === 0) {
-            c.state = S.ChunkEnd;
-            c.remaining = 2;
-          }
-          this.deliver(c, ex, chunk);
-          if (!inChunk && c.remaining === 0 && !ex.done) this.complete(c, ex, buf.length > 0);
-          break;
-        }
-        case S.UntilClose:
-          this.deliver(c, ex, buf);
-          buf = EMPTY;
-          break;
-        case S.ChunkSize:
-        case S.Trailers: {
-          const data = c.buf ? Buffer.concat([c.buf, buf]) : buf;
-          const eol = data.indexOf('\r\n');
-          if (eol === -1) {
-            if (data.length > 4096) {
-              this.bad(c, ex, 'chunk line too long');
-              return;
-            }
-            c.buf = data;
-            return;
-          }
-          c.buf = undefined;
-          const line = data.toString('latin1', 0, eol);
-          buf = data.subarray(eol + 2);
-          if (c.state === S.Trailers) {
-            if (line.length === 0) this.complete(c, ex, buf.length > 0);
-            break;
-          }
-          const semi = line.indexOf(';');
-          const hex = (semi === -1 ? line : line.slice(0, semi)).trim();
-          if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) {
-            this.bad(c, ex, 'bad chunk size');
-            return;
-          }
-          c.remaining = Number.parseInt(hex, 16);
-          c.state = c.remaining === 0 ? S.Trailers : S.ChunkData;
-          break;
-        }
-        case S.ChunkEnd: {
-          // The CRLF after a chunk's data, possibly split across reads.
-          const take = Math.min(c.remaining, buf.length);
-          for (let i = 0; i < take; i++)
-            if (buf[i] !== (c.remaining - i === 2 ? 13 : 10)) {
-              this.bad(c, ex, 'bad chunk end');
-              return;
-            }
-          c.remaining -= take;
-          buf = buf.subarray(take);
-          if (c.remaining === 0) c.state = S.ChunkSize;
-          break;
-        }
-      }
+    let r: number | Error;
+    try {
+      r = c.parser.execute(d);
+    } catch (err) {
+      // A handler threw inside a parser callback: that exchange alone fails.
+      this.crashed(c, ex, err);
+      return;
     }
+    this.afterParse(c, ex, r instanceof Error ? r : undefined);
   }
 
   /**
-   * Parses a response head and sets the body's framing: `body` to read one, `complete` when there
-   * is none, `stop` when the exchange ended (bad head, or the handler aborted). A 1xx is skipped.
+   * After llhttp has consumed a read (or the end of the stream): a response that completed is
+   * handed over, and its connection goes back to the pool only when llhttp would keep it and no
+   * byte followed the response; a parse error fails an exchange still in progress.
    */
-  private head(c: Conn, ex: Exchange, text: string): 'body' | 'complete' | 'stop' {
-    const lines = text.split('\r\n');
-    const m = STATUS_LINE.exec(lines[0]!);
-    if (!m) return this.bad(c, ex, 'bad status line');
-    const status = Number(m[2]);
-    const out: string[] = [];
-    let length = -1;
-    let chunked = false;
-    let otherCoding = false;
-    let connection = '';
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      if (colon <= 0) return this.bad(c, ex, 'bad header line');
-      const name = line.slice(0, colon);
-      if (!TOKEN.test(name)) return this.bad(c, ex, 'bad header name');
-      const value = line.slice(colon + 1).trim();
-      // Framing headers: only names of these lengths need a look (14, 17, 10).
-      const n = name.length;
-      if (n === 14 || n === 17 || n === 10) {
-        const lower = name.toLowerCase();
-        if (lower === 'content-length') {
-          if (!/^\d{1,15}$/.test(value) || (length !== -1 && length !== Number(value)))
-            return this.bad(c, ex, 'bad content-length');
-          length = Number(value);
-        } else if (lower === 'transfer-encoding') {
-          const codings = value.toLowerCase().split(',');
-          if (codings[codings.length - 1]!.trim() === 'chunked') chunked = true;
-          else otherCoding = true;
-        } else if (lower === 'connection') connection += `${value.toLowerCase()},`;
-      }
-      out.push(name, value);
+  private afterParse(c: Conn, ex: Exchange, err: Error | undefined, eof = false): void {
+    if (c.msgDone && c.ex === ex && !ex.done) {
+      c.msgDone = false;
+      this.complete(c, ex, !err && !eof && !c.extra && c.keepAlive && !c.bodyPending);
+      return;
     }
+    if (err) {
+      const code = (err as { code?: string }).code ?? 'parse error';
+      if (c.ex === ex && !ex.done) this.bad(c, ex, `${code} ${(err as { reason?: string }).reason ?? ''}`);
+      else c.socket.destroy();
+    } else if (c.extra) c.socket.destroy();
+  }
+
+  /** llhttp: the first byte of a message. One that starts after our response ended is surplus. */
+  onMessageBegin(c: Conn): void {
+    const ex = c.ex;
+    if (!ex || ex.done || c.msgDone) c.extra = true;
+  }
+
+  /**
+   * llhttp: a response head. Returns 1 to tell llhttp the message has no body (a 1xx, an answer to
+   * HEAD), as node:http's client does. Whatever llhttp accepts but the router could not forward
+   * (a status outside 100–999, a version other than 1.0/1.1, a protocol switch, a value
+   * `res.writeHead` would throw on) fails this exchange instead.
+   */
+  onHead(
+    c: Conn,
+    major: number,
+    minor: number,
+    flat: string[] | undefined,
+    status: number,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number {
+    const ex = c.ex;
+    if (!ex || ex.done || c.msgDone) {
+      c.extra = true;
+      return 1;
+    }
+    let headers = flat;
+    if (headers === undefined || c.headerParts !== undefined) {
+      headers = c.headerParts ? c.headerParts.concat(headers ?? []) : [];
+      c.headerParts = undefined;
+    }
+    if (major !== 1 || minor > 1) return this.badHead(c, ex, `HTTP/${major}.${minor}`);
+    if (status === 101 || upgrade) return this.badHead(c, ex, 'unexpected protocol switch');
+    if (status < 100 || status > 999) return this.badHead(c, ex, `status ${status}`);
+    if (headers.length > MAX_HEADER_FIELDS * 2) return this.badHead(c, ex, 'too many header fields');
+    for (let i = 1; i < headers.length; i += 2)
+      if (INVALID_VALUE_CHAR.test(headers[i]!)) return this.badHead(c, ex, 'invalid header value');
     if (status < 200) {
-      if (status === 101) return this.bad(c, ex, 'unexpected protocol switch');
-      return 'body'; // 100 Continue and friends: the state stays Head, the real head follows
+      c.interim = true; // 100 Continue and friends: the final head follows on this exchange
+      return 1;
     }
-    const http10 = m[1] === '0';
-    c.keepAlive = http10
-      ? /(^|,)\s*keep-alive\s*(,|$)/.test(connection)
-      : !/(^|,)\s*close\s*(,|$)/.test(connection);
+    c.keepAlive = keepAlive;
     c.deadline = Date.now() + this.o.bodyTimeoutMs;
     c.deadlineCode = 'UPSTREAM_BODY_TIMEOUT';
-    ex.handler.onHeaders(status, out, c.resume);
-    if (ex.done || c.ex !== ex) return 'stop';
-    if (c.noBody || status === 204 || status === 304) return 'complete';
-    if (chunked || otherCoding) {
-      // Both a length and a coding: the coding wins and the connection cannot be trusted after.
-      if (length !== -1) c.keepAlive = false;
-      if (otherCoding && !chunked) {
-        c.state = S.UntilClose;
-        c.keepAlive = false;
-      } else c.state = S.ChunkSize;
-    } else if (length >= 0) {
-      if (length === 0) return 'complete';
-      c.remaining = length;
-      c.state = S.Length;
-    } else {
-      c.state = S.UntilClose;
-      c.keepAlive = false;
+    ex.handler.onHeaders(status, headers, c.resume);
+    return c.noBody ? 1 : 0;
+  }
+
+  onHeaderPart(c: Conn, part: string[]): void {
+    c.headerParts = c.headerParts ? c.headerParts.concat(part) : part;
+  }
+
+  onBody(c: Conn, chunk: Buffer): void {
+    const ex = c.ex;
+    if (!ex || ex.done || c.interim || c.msgDone) return;
+    this.deliver(c, ex, chunk);
+  }
+
+  onMessageComplete(c: Conn): void {
+    if (c.interim) {
+      c.interim = false;
+      return;
     }
-    return 'body';
+    if (c.ex && !c.ex.done) c.msgDone = true;
+  }
+
+  private badHead(c: Conn, ex: Exchange, why: string): number {
+    this.bad(c, ex, why);
+    return 1;
   }
 
   private deliver(c: Conn, ex: Exchange, chunk: Buffer): void {
@@ -518,14 +546,25 @@ export class UpstreamPool {
     if (!ex.handler.onData(chunk) && !ex.done) c.socket.pause();
   }
 
-  private complete(c: Conn, ex: Exchange, leftover: boolean): void {
+  private complete(c: Conn, ex: Exchange, keep: boolean): void {
     const handler = ex.end();
     c.ex = undefined;
     c.stopBody?.();
-    // Extra bytes, a body still going up, or the server's say-so: this connection is not reused.
-    if (leftover || c.bodyPending || !c.keepAlive) c.socket.destroy();
-    else this.release(c);
-    handler.onComplete();
+    if (keep) this.release(c);
+    else c.socket.destroy();
+    try {
+      handler.onComplete();
+    } catch {
+      // The response was complete and the connection already settled; the handler's own failure
+      // is its client's, and nothing here may end the process.
+    }
+  }
+
+  /** A handler threw while its exchange was running: fail that exchange, drop the connection. */
+  private crashed(c: Conn, ex: Exchange, err: unknown): void {
+    if (c.ex === ex) c.ex = undefined;
+    c.socket.destroy();
+    this.fail(ex, err instanceof Error ? err : new Error(String(err)));
   }
 
   private bad(c: Conn, ex: Exchange, why: string): 'stop' {
@@ -554,9 +593,16 @@ export class UpstreamPool {
 
   onEnd(c: Conn): void {
     const ex = c.ex;
-    if (ex && !ex.done && c.state === S.UntilClose && c.buf === undefined) {
-      this.complete(c, ex, false);
-      return;
+    if (ex && !ex.done && !c.socket.destroyed) {
+      // The end of a body delimited by the connection's close, or of nothing: llhttp decides.
+      let r: number | Error | undefined;
+      try {
+        r = c.parser.finish();
+      } catch (err) {
+        this.crashed(c, ex, err);
+        return;
+      }
+      this.afterParse(c, ex, r instanceof Error ? r : undefined, true);
     }
     c.socket.destroy();
   }
