@@ -22,6 +22,12 @@ use FarmCachePurge\UrlSet;
 
 $failures = 0;
 $count = 0;
+// The plugin must be free of PHP notices, warnings and deprecations: any of them fails the run.
+error_reporting(E_ALL);
+set_error_handler(function (int $no, string $message, string $file, int $line): bool {
+    check('no PHP notice', false, "$message at $file:$line");
+    return true;
+});
 function check(string $name, bool $ok, string $detail = ''): void
 {
     global $failures, $count;
@@ -31,9 +37,28 @@ function check(string $name, bool $ok, string $detail = ''): void
         fwrite(STDERR, "FAIL $name" . ($detail ? ": $detail" : '') . "\n");
     }
 }
+/** Every error_log line of the current test. */
+function logged(): string
+{
+    return (string) @file_get_contents($GLOBALS['log']);
+}
+/** A plugin whose webhooks land in $bodies (decoded), answering what $status holds. */
+function capture(Config $config, array &$bodies, int &$status = 202): Plugin
+{
+    $p = new Plugin($config, new Client($config, function ($u, $h, $b) use (&$bodies, &$status) {
+        $bodies[] = json_decode($b, true);
+        return $status;
+    }));
+    $p->register();
+    return $p;
+}
+$GLOBALS['log'] = tempnam(sys_get_temp_dir(), 'farm-cache-purge-log-');
+ini_set('error_log', $GLOBALS['log']);
+register_shutdown_function(fn () => @unlink($GLOBALS['log']));
 function test(string $name, callable $fn): void
 {
     shim_reset();
+    file_put_contents($GLOBALS['log'], '');
     try {
         $fn();
     } catch (Throwable $e) {
@@ -41,6 +66,7 @@ function test(string $name, callable $fn): void
     }
 }
 $config = new Config('alpha', 'http://purger.invalid', 'alpha-secret');
+$GLOBALS['config'] = $config;
 $post = fn () => shim_add_post(new WP_Post(['ID' => 12, 'post_name' => 'hello-world']), ['category' => [3], 'post_tag' => [7]]);
 
 test('URL set for a post: the Proxy Cache Purge set plus pagination, dates, sitemaps, shortlink', function () use ($post) {
@@ -88,12 +114,10 @@ test('tags: post, home, feed, author, terms; prefixed with the site id', functio
 test('page headers: xkey space-separated, Cache-Tag comma-separated, listed posts included', function () {
     shim_query('home', 0, [12, 14]);
     $h = Tags::headers(Tags::prefix('alpha', Tags::forCurrentPage()));
-    check('xkey', $h['xkey'] === 'alpha-home alpha-p-12 alpha-p-14', $h['xkey']);
-    check('Cache-Tag', $h['Cache-Tag'] === 'alpha-home,alpha-p-12,alpha-p-14', $h['Cache-Tag']);
-    shim_query('single', 12, [12]);
-    check('single', Tags::forCurrentPage() === ['p-12']);
+    check('xkey', $h['xkey'] === 'alpha-home alpha-p-12 alpha-p-14 alpha-an-2', $h['xkey']);
+    check('Cache-Tag', $h['Cache-Tag'] === 'alpha-home,alpha-p-12,alpha-p-14,alpha-an-2', $h['Cache-Tag']);
     shim_query('category', 3, [12]);
-    check('category', Tags::forCurrentPage() === ['t-3', 'p-12']);
+    check('category', Tags::forCurrentPage() === ['t-3', 'tn-3', 'p-12', 'an-2'], implode(' ', Tags::forCurrentPage()));
 });
 
 test('signature: HMAC-SHA256 over "timestamp.nonce.body", v1=<hex>', function () {
@@ -129,7 +153,7 @@ test('one webhook per request, with everything the request changed', function ()
     $GLOBALS['shim']['comments'][99] = new WP_Comment('99', '13');
     do_action('save_post', 12);
     do_action('transition_post_status', 'publish', 'draft', get_post(12));
-    do_action('comment_post', 99);
+    do_action('comment_post', 99, 1);
     do_action('edited_term', 7, 7, 'post_tag');
     check('nothing sent before shutdown', $sent === []);
     do_action('shutdown');
@@ -190,7 +214,7 @@ test('theme switch, customizer and menus purge the whole site', function () use 
     do_action('save_post', 12);
     do_action('wp_update_nav_menu', 4);
     do_action('shutdown');
-    check('site-wide', $bodies === [['site' => 'alpha', 'all' => true]], json_encode($bodies));
+    check('site-wide', count($bodies) === 1 && ($bodies[0]['all'] ?? false) === true && !isset($bodies[0]['urls']), json_encode($bodies));
 });
 
 test('purger unreachable or 503: queued in an option, resent (signed afresh) once it answers', function () use ($config, $post) {
@@ -205,11 +229,11 @@ test('purger unreachable or 503: queued in an option, resent (signed afresh) onc
     $post();
     do_action('save_post', 12);
     do_action('shutdown');
-    check('queued after a failure', count(get_option(Client::OPTION)) === 1);
+    check('queued after a failure', count(get_option(Client::OPTION)['items']) === 1);
     $status = 503;
-    do_action('trashed_post', 12);
+    do_action('wp_trash_post', 12);
     do_action('shutdown');
-    check('still queued on 503, both kept', count(get_option(Client::OPTION)) === 2);
+    check('still queued on 503, both kept', count(get_option(Client::OPTION)['items']) === 2);
     $status = 202;
     do_action('save_post', 12);
     do_action('shutdown');
@@ -219,10 +243,10 @@ test('purger unreachable or 503: queued in an option, resent (signed afresh) onc
 });
 
 test('a 4xx is not retried (the request itself is wrong)', function () use ($config, $post) {
-    ini_set('error_log', '/dev/null'); // the drop is logged; keep the test output clean
     $client = new Client($config, fn () => 403);
     check('status', $client->send(['site' => 'alpha', 'all' => true]) === 403);
     check('not queued', get_option(Client::OPTION, []) === []);
+    check('logged as dropped', str_contains(logged(), 'purger refused a purge with HTTP 403'), logged());
 });
 
 test('the retry queue is bounded: overflow collapses into one site-wide purge', function () use ($config) {
@@ -230,9 +254,10 @@ test('the retry queue is bounded: overflow collapses into one site-wide purge', 
     for ($i = 0; $i < 5; $i++) {
         $client->send(['site' => 'alpha', 'tags' => ["alpha-p-$i"]]);
     }
-    $q = get_option(Client::OPTION);
+    $q = get_option(Client::OPTION)['items'];
     check('bounded', count($q) <= 3, json_encode($q));
-    check('covers everything', in_array(['site' => 'alpha', 'all' => true], $q, true), json_encode($q));
+    check('covers everything', ($q[0]['all'] ?? false) === true, json_encode($q));
+    check('nothing queued after the site-wide purge (it covers later changes too)', count($q) === 1, json_encode($q));
 });
 
 test('more URLs than the purger accepts in one webhook (2,000) become a site-wide purge', function () use ($config) {
@@ -243,6 +268,338 @@ test('more URLs than the purger accepts in one webhook (2,000) become a site-wid
         $p->onPost(100 + $i);
     }
     check('site-wide', $p->pending() === ['site' => 'alpha', 'all' => true], json_encode(array_keys($p->pending() ?? [])));
+});
+
+// ---- Issue 15: the secret under a stock php-fpm, a voice when it cannot send, the job id ----
+
+test('secret: FARM_PURGE_SECRET, then FARM_PURGE_SECRET_FILE, then FARM_WEBHOOK_SECRET_REF; a set but unreadable source is named', function () {
+    $file = tempnam(sys_get_temp_dir(), 'farm-secret-');
+    file_put_contents($file, "from-file\n");
+    $get = fn (array $s) => fn (string $n) => $s[$n] ?? '';
+    check('value first', Config::readSecret($get(['FARM_PURGE_SECRET' => 'v', 'FARM_PURGE_SECRET_FILE' => $file])) === ['v', '']);
+    check('file, trimmed', Config::readSecret($get(['FARM_PURGE_SECRET_FILE' => $file])) === ['from-file', '']);
+    [$s, $why] = Config::readSecret($get(['FARM_PURGE_SECRET_FILE' => '/nonexistent/secret']));
+    check('unreadable file named', $s === '' && str_contains($why, '/nonexistent/secret'), $why);
+    [$s, $why] = Config::readSecret($get([]));
+    check('nothing set: says what to define and why the environment is not enough', $s === '' && str_contains($why, 'FARM_PURGE_SECRET_FILE') && str_contains($why, 'clear_env'), $why);
+    [$s, $why] = Config::readSecret($get(['FARM_WEBHOOK_SECRET_REF' => 'NOT_SET_ANYWHERE_42']));
+    check('ref that resolves to nothing is named', $s === '' && str_contains($why, 'NOT_SET_ANYWHERE_42'), $why);
+    unlink($file);
+});
+
+test('regression: with an empty environment (php-fpm clear_env=yes) the plugin can send when configured by constants and a secret file', function () {
+    $file = tempnam(sys_get_temp_dir(), 'farm-secret-');
+    file_put_contents($file, 'alpha-secret');
+    $config = dirname(__DIR__) . '/mu-plugins/farm-cache-purge/Config.php';
+    $code = 'define("FARM_SITE_ID", "alpha"); define("FARM_PURGER_URL", "http://purger:8070/");'
+        . ' define("FARM_PURGE_SECRET_FILE", ' . var_export($file, true) . '); require ' . var_export($config, true) . ';'
+        . ' $c = FarmCachePurge\Config::fromEnvironment(); echo json_encode([$c->canSend(), $c->secret, $c->purgerUrl]);';
+    $out = shell_exec('env -i ' . escapeshellarg(PHP_BINARY) . ' -r ' . escapeshellarg($code));
+    check('constants + file, no environment', $out === '[true,"alpha-secret","http:\/\/purger:8070"]', (string) $out);
+    unlink($file);
+});
+
+test('cannot send (no secret, no endpoint): a log line naming the setting, an admin notice for administrators', function () use ($post) {
+    $config = new Config('alpha', '', '', secretProblem: 'no webhook secret: define FARM_PURGE_SECRET');
+    $sent = 0;
+    $p = new Plugin($config, new Client($config, function () use (&$sent) {
+        $sent++;
+        return 202;
+    }));
+    $p->register();
+    $post();
+    do_action('save_post', 12);
+    do_action('shutdown');
+    check('nothing sent', $sent === 0);
+    check('logged with the missing setting', str_contains(logged(), 'cannot send a purge (FARM_PURGER_URL is not set)'), logged());
+    ob_start();
+    do_action('admin_notices');
+    check('no notice for a user who cannot manage options', ob_get_clean() === '');
+    $GLOBALS['shim']['can'] = true;
+    ob_start();
+    do_action('admin_notices');
+    $notice = ob_get_clean();
+    check('notice for administrators', str_contains($notice, 'notice-error') && str_contains($notice, 'FARM_PURGER_URL is not set'), $notice);
+    $withUrl = new Config('alpha', 'http://purger', '', secretProblem: 'no webhook secret: define FARM_PURGE_SECRET');
+    check('no secret: the secret problem', $withUrl->problem() === 'no webhook secret: define FARM_PURGE_SECRET');
+    $ok = new Plugin($GLOBALS['config'], new Client($GLOBALS['config'], fn () => 202));
+    ob_start();
+    $ok->adminNotice();
+    check('no notice when it can send', ob_get_clean() === '');
+});
+
+test('the purger\'s job id is logged on success', function () use ($config, $post) {
+    $p = new Plugin($config, new Client($config, fn () => [202, '{"job":"1795000000000-3","status":"/v1/jobs/1795000000000-3"}']));
+    $p->register();
+    $post();
+    do_action('save_post', 12);
+    do_action('shutdown');
+    check('job id in the log', str_contains(logged(), 'purge accepted as job 1795000000000-3'), logged());
+});
+
+// ---- Term, author, menu, widget, title, theme, permalink changes ----
+
+test('regression: renaming a category purges the single posts in it (their pages carry its name tag; the term sends it)', function () use ($config, $post) {
+    $post();
+    shim_query('single', 12, [12]);
+    $page = Tags::forCurrentPage();
+    check('single post carries its terms\' and author\'s name tags', array_diff(['p-12', 'tn-3', 'tn-7', 'an-2'], $page) === [], implode(' ', $page));
+    check('a single is not an archive: no t-/home tag', !in_array('t-3', $page, true) && !in_array('home', $page, true), implode(' ', $page));
+    $bodies = [];
+    capture($config, $bodies);
+    do_action('edit_terms', 3, 'category');
+    $GLOBALS['shim']['terms']['category'][3] = 'world';
+    do_action('edited_term', 3, 3, 'category');
+    do_action('shutdown');
+    check('one webhook', count($bodies) === 1);
+    check('the name tag reaches the single posts', in_array('alpha-tn-3', $bodies[0]['tags'] ?? [], true), json_encode($bodies));
+    check('the archive tag', in_array('alpha-t-3', $bodies[0]['tags'] ?? [], true));
+    check('old archive URL', in_array('https://alpha.farm.test/category/news/', $bodies[0]['urls'] ?? [], true));
+    check('new archive URL', in_array('https://alpha.farm.test/category/world/', $bodies[0]['urls'] ?? [], true));
+});
+
+test('editing a post does not purge the other posts of its category (no name tags sent)', function () use ($config, $post) {
+    $bodies = [];
+    capture($config, $bodies);
+    $post();
+    do_action('save_post', 12);
+    do_action('shutdown');
+    $tags = $bodies[0]['tags'] ?? [];
+    check('archive tags sent', in_array('alpha-t-3', $tags, true) && in_array('alpha-a-2', $tags, true), implode(' ', $tags));
+    check('no name tags', preg_grep('/-(tn|an)-/', $tags) === [], implode(' ', $tags));
+});
+
+test('a term of a private taxonomy purges nothing; a menu (nav_menu term) purges the whole site', function () use ($config) {
+    $bodies = [];
+    capture($config, $bodies);
+    do_action('edited_term', 50, 50, 'wp_theme');
+    do_action('shutdown');
+    check('private taxonomy: nothing', $bodies === [], json_encode($bodies));
+    do_action('edited_term', 51, 51, 'nav_menu');
+    do_action('shutdown');
+    check('menu: site-wide', ($bodies[0]['all'] ?? false) === true, json_encode($bodies));
+});
+
+test('a term linked from a menu purges the whole site when renamed', function () use ($config) {
+    $bodies = [];
+    capture($config, $bodies);
+    $GLOBALS['shim']['menu_items']['taxonomy:3'] = [900];
+    do_action('edit_terms', 3, 'category');
+    do_action('edited_term', 3, 3, 'category');
+    do_action('shutdown');
+    check('site-wide', ($bodies[0]['all'] ?? false) === true, json_encode($bodies));
+});
+
+test('an author\'s display name or slug change purges their bylines and archives (old and new slug); other profile edits nothing', function () use ($config) {
+    $bodies = [];
+    capture($config, $bodies);
+    $before = clone $GLOBALS['shim']['users'][2];
+    do_action('profile_update', 2, $before);
+    do_action('shutdown');
+    check('unchanged: nothing', $bodies === []);
+    $GLOBALS['shim']['users'][2] = new WP_User(2, 'Renamed', 'renamed');
+    do_action('profile_update', 2, $before);
+    do_action('shutdown');
+    $b = $bodies[0] ?? [];
+    check('author tags', array_diff(['alpha-a-2', 'alpha-an-2'], $b['tags'] ?? []) === [], json_encode($b));
+    check('old archive', in_array('https://alpha.farm.test/author/user2/', $b['urls'] ?? [], true), json_encode($b));
+    check('new archive and its feed', in_array('https://alpha.farm.test/author/renamed/', $b['urls'] ?? [], true)
+        && in_array('https://alpha.farm.test/author/renamed/feed/', $b['urls'] ?? [], true), json_encode($b));
+    shim_query('author', 2, [12]);
+    check('the author archive carries both author tags', array_diff(['a-2', 'an-2'], Tags::forCurrentPage()) === []);
+});
+
+test('site title, tagline, widgets, theme settings and permalinks purge the whole site; unrelated options nothing', function () use ($config) {
+    foreach (['blogname', 'blogdescription', 'widget_block', 'sidebars_widgets', 'theme_mods_twentytwentythree', 'permalink_structure', 'category_base'] as $option) {
+        $bodies = [];
+        capture($config, $bodies);
+        do_action('updated_option', $option, 'old', 'new');
+        do_action('shutdown');
+        check("$option: site-wide", ($bodies[0]['all'] ?? false) === true, json_encode($bodies));
+        shim_reset();
+    }
+    $bodies = [];
+    capture($config, $bodies);
+    foreach (['cron', '_transient_doing_cron', Client::OPTION, 'active_plugins', 'recently_edited'] as $option) {
+        do_action('updated_option', $option, 'old', 'new');
+    }
+    do_action('shutdown');
+    check('unrelated options: nothing', $bodies === [], json_encode($bodies));
+});
+
+test('block-theme navigation, templates and global styles (not public types) purge the whole site', function () use ($config) {
+    foreach (['wp_navigation', 'wp_template_part', 'wp_global_styles'] as $i => $type) {
+        $bodies = [];
+        capture($config, $bodies);
+        shim_add_post(new WP_Post(['ID' => 300 + $i, 'post_type' => $type]));
+        do_action('save_post', 300 + $i);
+        do_action('shutdown');
+        check("$type: site-wide", ($bodies[0]['all'] ?? false) === true, json_encode($bodies));
+        shim_reset();
+    }
+});
+
+test('a page renamed under a block theme (its navigation lists pages) or linked from a menu purges the whole site; under a classic theme only its own URLs', function () use ($config) {
+    $page = fn () => shim_add_post(new WP_Post(['ID' => 5, 'post_type' => 'page', 'post_name' => 'about', 'post_title' => 'About']));
+    $bodies = [];
+    capture($config, $bodies);
+    $page();
+    do_action('pre_post_update', 5, ['post_title' => 'About us', 'post_name' => 'about', 'post_status' => 'publish']);
+    do_action('save_post', 5);
+    do_action('shutdown');
+    check('classic theme, not in a menu: not site-wide', !isset($bodies[0]['all']) && in_array('https://alpha.farm.test/about/', $bodies[0]['urls'] ?? [], true), json_encode($bodies));
+    shim_reset();
+    $GLOBALS['shim']['block_theme'] = true;
+    $bodies = [];
+    capture($config, $bodies);
+    $page();
+    do_action('pre_post_update', 5, ['post_title' => 'About us', 'post_name' => 'about', 'post_status' => 'publish']);
+    do_action('shutdown');
+    check('block theme: site-wide', ($bodies[0]['all'] ?? false) === true, json_encode($bodies));
+    shim_reset();
+    $GLOBALS['shim']['menu_items']['post_type:5'] = [901];
+    $bodies = [];
+    capture($config, $bodies);
+    $page();
+    do_action('pre_post_update', 5, ['post_title' => 'About', 'post_name' => 'about', 'post_status' => 'publish', 'post_content' => 'new text']);
+    do_action('shutdown');
+    check('in a menu, content edit only: not site-wide', !isset($bodies[0]['all']), json_encode($bodies));
+    do_action('pre_post_update', 5, ['post_title' => 'About us', 'post_name' => 'about', 'post_status' => 'publish']);
+    do_action('shutdown');
+    check('in a menu, title changed: site-wide', ($bodies[1]['all'] ?? false) === true, json_encode($bodies));
+});
+
+// ---- Comments: held and spam purge nothing; approved ones only the post's page ----
+
+test('regression: a held or spam comment purges nothing (was the post\'s full set, home included)', function () use ($config, $post) {
+    $bodies = [];
+    capture($config, $bodies);
+    $post();
+    $GLOBALS['shim']['comments'][99] = new WP_Comment('99', '12', '0');
+    do_action('comment_post', 99, 0);
+    do_action('comment_post', 99, 'spam');
+    do_action('edit_comment', 99);
+    do_action('transition_comment_status', 'spam', 'unapproved', get_comment(99));
+    do_action('transition_comment_status', 'trash', 'unapproved', get_comment(99));
+    do_action('transition_comment_status', 'delete', 'spam', get_comment(99));
+    do_action('shutdown');
+    check('nothing sent', $bodies === [], json_encode($bodies));
+});
+
+test('approving or unapproving a comment purges the post\'s page, its comment feeds and its tag, not the home page', function () use ($config, $post) {
+    $bodies = [];
+    capture($config, $bodies);
+    $post();
+    $GLOBALS['shim']['comments'][99] = new WP_Comment('99', '12', '1');
+    do_action('transition_comment_status', 'approved', 'unapproved', get_comment(99));
+    do_action('shutdown');
+    $b = $bodies[0] ?? [];
+    check('post page', in_array('https://alpha.farm.test/hello-world/', $b['urls'] ?? [], true), json_encode($b));
+    check('comment feeds', in_array('https://alpha.farm.test/hello-world/feed/', $b['urls'] ?? [], true) && in_array('https://alpha.farm.test/comments/feed/', $b['urls'] ?? [], true), json_encode($b));
+    check('tag', ($b['tags'] ?? []) === ['alpha-p-12'], json_encode($b));
+    check('not the home page', !in_array('https://alpha.farm.test/', $b['urls'] ?? [], true), json_encode($b));
+    do_action('transition_comment_status', 'unapproved', 'approved', get_comment(99));
+    do_action('shutdown');
+    check('unapprove purges too', count($bodies) === 2);
+});
+
+// ---- No junk URLs ----
+
+test('regression: trashing a post sends its public URLs and tags, never ?p=7/feed/ or a __trashed slug', function () use ($config) {
+    $bodies = [];
+    capture($config, $bodies);
+    $p = shim_add_post(new WP_Post(['ID' => 7, 'post_name' => 'seven']), ['category' => [3]]);
+    // The order of hooks in wp_trash_post(): wp_trash_post, the __trashed slug written, then
+    // wp_update_post (pre_post_update, transition, save_post), then trashed_post.
+    do_action('wp_trash_post', 7);
+    $p->post_name = 'seven__trashed';
+    do_action('pre_post_update', 7, ['post_status' => 'trash', 'post_name' => 'seven__trashed']);
+    $p->post_status = 'trash';
+    do_action('transition_post_status', 'trash', 'publish', $p);
+    do_action('save_post', 7);
+    do_action('trashed_post', 7);
+    do_action('shutdown');
+    $urls = $bodies[0]['urls'] ?? [];
+    check('its permalink', in_array('https://alpha.farm.test/seven/', $urls, true), json_encode($urls));
+    check('no __trashed', preg_grep('/__trashed/', $urls) === [], json_encode(preg_grep('/__trashed/', $urls)));
+    check('no path after ?p=', preg_grep('#\?p=\d+/#', $urls) === [], json_encode(preg_grep('#\?p=\d+/#', $urls)));
+    check('its tag', in_array('alpha-p-7', $bodies[0]['tags'] ?? [], true));
+});
+
+test('junk URLs are dropped; plain permalinks page with ?paged=N', function () {
+    $clean = UrlSet::clean(['https://a.test/?p=7/feed/', 'https://a.test/x__trashed/', 'https://a.test/?cat=3/page/2/', 'https://a.test/?p=7', 'https://a.test/ok/#c']);
+    check('clean', $clean === ['https://a.test/?p=7', 'https://a.test/ok/'], json_encode($clean));
+    update_option('permalink_structure', '');
+    check('plain home', UrlSet::paged('https://a.test/', 3) === ['https://a.test/', 'https://a.test/?paged=2', 'https://a.test/?paged=3']);
+    check('plain archive', UrlSet::paged('https://a.test/?cat=3', 2) === ['https://a.test/?cat=3', 'https://a.test/?cat=3&paged=2']);
+    $urls = UrlSet::forPost(shim_add_post(new WP_Post(['ID' => 12]), ['category' => [3]]), 2);
+    check('plain: no junk in a post set', preg_grep('#\?[^/]*/#', $urls) === [], json_encode(preg_grep('#\?[^/]*/#', $urls)));
+});
+
+// ---- Retries: soon after the purger returns, and never a second job for one change ----
+
+test('regression: queued purges are retried by a short cron event with backoff, delivered without a new edit', function () use ($config, $post) {
+    $now = 1_800_000_000;
+    $status = 0;
+    $seen = [];
+    $client = new Client($config, function ($u, $h, $b) use (&$status, &$seen) {
+        $seen[] = ['nonce' => $h['x-farm-nonce'], 'body' => json_decode($b, true)];
+        return $status;
+    }, function () use (&$now) {
+        return $now;
+    });
+    $p = new Plugin($config, $client);
+    $p->register();
+    $post();
+    do_action('save_post', 12);
+    do_action('shutdown');
+    $due = wp_next_scheduled(Client::RETRY_SOON);
+    check('a short retry is scheduled when a purge is queued', is_int($due) && $due - $now <= Client::MIN_DELAY, var_export($due, true));
+    $delays = [];
+    for ($i = 0; $i < 8; $i++) {
+        $now = (int) wp_next_scheduled(Client::RETRY_SOON);
+        shim_run_cron(Client::RETRY_SOON);
+        $delays[] = (int) wp_next_scheduled(Client::RETRY_SOON) - $now;
+    }
+    check('backs off', $delays[0] < $delays[4], json_encode($delays));
+    check('never more than a minute apart while down', max($delays) <= 60 && max($delays) === Client::MAX_DELAY, json_encode($delays));
+    $status = 202; // the purger is back; nobody edits anything
+    $now = (int) wp_next_scheduled(Client::RETRY_SOON);
+    shim_run_cron(Client::RETRY_SOON);
+    check('delivered by the retry event', get_option(Client::OPTION) === []);
+    check('no retry left scheduled', wp_next_scheduled(Client::RETRY_SOON) === false);
+    $events = array_unique(array_map(fn ($s) => $s['body']['event'] ?? '', $seen));
+    check('every attempt carries the same event id', count($events) === 1 && preg_match('/^[A-Za-z0-9_-]{8,64}$/', (string) reset($events)) === 1, json_encode($events));
+    check('every attempt has its own nonce', count(array_unique(array_column($seen, 'nonce'))) === count($seen));
+    check('logged', str_contains(logged(), 'queued purges delivered (1)'), logged());
+});
+
+test('backoff: 10 s after a blip, half the outage so far, never over 50 s', function () {
+    foreach ([[0, 10], [5, 10], [30, 15], [80, 40], [100, 50], [86400, 50], [-5, 10]] as [$age, $want]) {
+        check("backoff($age)", Client::backoff($age) === $want, (string) Client::backoff($age));
+    }
+});
+
+test('distinct changes get distinct event ids; an event already set is kept', function () use ($config) {
+    $bodies = [];
+    $client = new Client($config, function ($u, $h, $b) use (&$bodies) {
+        $bodies[] = json_decode($b, true);
+        return 202;
+    });
+    $client->send(['site' => 'alpha', 'all' => true]);
+    $client->send(['site' => 'alpha', 'all' => true]);
+    $client->send(['site' => 'alpha', 'all' => true, 'event' => 'fixed-event-1']);
+    check('distinct', $bodies[0]['event'] !== $bodies[1]['event']);
+    check('kept', $bodies[2]['event'] === 'fixed-event-1');
+});
+
+test('nothing is sent while WordPress installs', function () use ($config) {
+    $bodies = [];
+    capture($config, $bodies);
+    $GLOBALS['shim']['installing'] = true;
+    do_action('added_option', 'blogname', 'x');
+    do_action('shutdown');
+    check('nothing', $bodies === [] && get_option(Client::OPTION, 'absent') === 'absent', json_encode($bodies));
 });
 
 echo "$count checks, $failures failed\n";

@@ -17,6 +17,10 @@ final class WP_Post
     public string $post_type = 'post';
     public string $post_status = 'publish';
     public string $post_name = '';
+    public string $post_title = '';
+    public string $post_content = '';
+    public int $post_parent = 0;
+    public int $menu_order = 0;
     public string $post_author = '2';
     public string $post_date = '2026-11-20 10:00:00';
     public string $post_date_gmt = '2026-11-20 09:00:00';
@@ -35,7 +39,13 @@ final class WP_Term
 }
 final class WP_Comment
 {
-    public function __construct(public string $comment_ID, public string $comment_post_ID)
+    public function __construct(public string $comment_ID, public string $comment_post_ID, public string $comment_approved = '1')
+    {
+    }
+}
+final class WP_User
+{
+    public function __construct(public int $ID, public string $display_name, public string $user_nicename)
     {
     }
 }
@@ -51,12 +61,23 @@ $GLOBALS['shim'] = [
     'revisions' => [],
     'query' => [],
     'headers' => [],
+    'users' => [],
+    'menu_items' => [],
+    'block_theme' => false,
+    'can' => false,
+    'now' => null,
 ];
 function shim_reset(): void
 {
     $GLOBALS['shim']['posts'] = [];
     $GLOBALS['shim']['post_terms'] = [];
-    $GLOBALS['shim']['options'] = [];
+    $GLOBALS['shim']['options'] = ['permalink_structure' => '/%postname%/'];
+    $GLOBALS['shim']['terms'] = ['category' => [3 => 'news'], 'post_tag' => [7 => 'php']];
+    $GLOBALS['shim']['users'] = [2 => new WP_User(2, 'User Two', 'user2')];
+    $GLOBALS['shim']['menu_items'] = [];
+    $GLOBALS['shim']['block_theme'] = false;
+    $GLOBALS['shim']['can'] = false;
+    $GLOBALS['shim']['now'] = null;
     $GLOBALS['shim']['hooks'] = [];
     $GLOBALS['shim']['scheduled'] = [];
     $GLOBALS['shim']['installing'] = false;
@@ -94,6 +115,23 @@ function wp_schedule_event(int $t, string $r, string $hook): void
 {
     $GLOBALS['shim']['scheduled'][$hook] = $t;
 }
+function wp_schedule_single_event(int $t, string $hook): bool
+{
+    $GLOBALS['shim']['scheduled'][$hook] = $t;
+    return true;
+}
+function wp_clear_scheduled_hook(string $hook): int
+{
+    $had = isset($GLOBALS['shim']['scheduled'][$hook]);
+    unset($GLOBALS['shim']['scheduled'][$hook]);
+    return $had ? 1 : 0;
+}
+/** What WP-cron does when an event is due: unschedule it, then run its hook. */
+function shim_run_cron(string $hook): void
+{
+    unset($GLOBALS['shim']['scheduled'][$hook]);
+    do_action($hook);
+}
 function wp_installing(): bool
 {
     return $GLOBALS['shim']['installing'] ?? false;
@@ -122,7 +160,14 @@ function get_rest_url(mixed $blog, string $path): string
 function get_permalink(int|WP_Post $p): string|false
 {
     $p = get_post($p);
-    return $p ? home_url('/' . $p->post_name . '/') : false;
+    if (!$p) {
+        return false;
+    }
+    // As WordPress (wp_force_plain_post_permalink): a post that is not viewable gets ?p=ID.
+    if ($p->post_status !== 'publish' || !get_option('permalink_structure')) {
+        return home_url('/?p=' . $p->ID);
+    }
+    return home_url('/' . $p->post_name . '/');
 }
 function wp_get_shortlink(int $id): string
 {
@@ -163,6 +208,11 @@ function get_taxonomy(string $tax): object|false
     }
     return false;
 }
+function get_the_terms(WP_Post $p, string $tax): array|false
+{
+    $terms = wp_get_post_terms((int) $p->ID, $tax);
+    return $terms === [] ? false : $terms;
+}
 function wp_get_post_terms(int $id, string $tax, array $args = []): array
 {
     $out = [];
@@ -188,13 +238,34 @@ function get_term_feed_link(int $id, string $tax): string
 {
     return rtrim(get_term_link(get_term($id, $tax)), '/') . '/feed/';
 }
-function get_author_posts_url(int $id): string
+function get_author_posts_url(int $id, string $nicename = ''): string
 {
-    return home_url('/author/user' . $id . '/');
+    $nicename = $nicename !== '' ? $nicename : ($GLOBALS['shim']['users'][$id]->user_nicename ?? 'user' . $id);
+    return get_option('permalink_structure') ? home_url('/author/' . $nicename . '/') : home_url('/?author=' . $id);
+}
+function get_userdata(int $id): WP_User|false
+{
+    return $GLOBALS['shim']['users'][$id] ?? false;
+}
+function wp_get_associated_nav_menu_items(int $id, string $kind = 'post_type', string $type = ''): array
+{
+    return $GLOBALS['shim']['menu_items']["$kind:$id"] ?? [];
+}
+function wp_is_block_theme(): bool
+{
+    return $GLOBALS['shim']['block_theme'];
+}
+function current_user_can(string $cap): bool
+{
+    return $GLOBALS['shim']['can'];
+}
+function esc_html(string $s): string
+{
+    return htmlspecialchars($s, ENT_QUOTES);
 }
 function get_author_feed_link(int $id): string
 {
-    return get_author_posts_url($id) . 'feed/';
+    return get_option('permalink_structure') ? get_author_posts_url($id) . 'feed/' : home_url('/?feed=rss2&author=' . $id);
 }
 function get_feed_link(string $feed): string
 {
@@ -202,7 +273,8 @@ function get_feed_link(string $feed): string
 }
 function get_post_comments_feed_link(int $id): string
 {
-    return get_permalink($id) . 'feed/';
+    // As WordPress: the permalink plus feed/ under pretty permalinks, whatever the permalink is.
+    return get_option('permalink_structure') ? rtrim((string) get_permalink($id), '/') . '/feed/' : home_url('/?feed=rss2&p=' . $id);
 }
 function get_year_link(int $y): string
 {

@@ -112,23 +112,73 @@ final class UrlSet
         return self::clean(apply_filters('farm_cache_purge_term_urls', $urls, $term));
     }
 
-    /** `$url` and its pages 2..$pages (`/page/N/`, WordPress's pretty pagination). @return list<string> */
+    /**
+     * URLs an approved comment (new, edited, or leaving the approved state) makes stale: the post's
+     * page and the comment feeds. Lists that show the post's comment count are purged by its tag.
+     * @return list<string>
+     */
+    public static function forComment(\WP_Post $post): array
+    {
+        $urls = [];
+        $permalink = get_permalink($post);
+        if (is_string($permalink) && $permalink !== '') {
+            $urls[] = $permalink;
+        }
+        $urls[] = get_post_comments_feed_link((int) $post->ID);
+        $urls[] = get_feed_link('comments_rss2');
+        return self::clean(apply_filters('farm_cache_purge_comment_urls', $urls, $post));
+    }
+
+    /**
+     * URLs an author change makes stale: the archive (paged) and feed under each of the given slugs
+     * (the old one as well when it changed), the REST URL and the users' sitemap.
+     * @param list<string> $nicenames
+     * @return list<string>
+     */
+    public static function forAuthor(int $userId, array $nicenames, int $pages): array
+    {
+        $urls = [];
+        foreach (array_unique($nicenames) as $nicename) {
+            $archive = get_author_posts_url($userId, $nicename);
+            array_push($urls, ...self::paged($archive, $pages));
+            if (!str_contains($archive, '?')) {
+                $urls[] = rtrim($archive, '/') . '/feed/';
+            }
+        }
+        $urls[] = get_author_feed_link($userId);
+        $urls[] = get_rest_url(null, 'wp/v2/users/' . $userId);
+        $urls[] = home_url('/wp-sitemap-users-1.xml');
+        return self::clean($urls);
+    }
+
+    /** `$url` and its pages 2..$pages (`/page/N/`, or `&paged=N` under plain permalinks). @return list<string> */
     public static function paged(string $url, int $pages): array
     {
         $out = [$url];
-        $base = rtrim($url, '/') . '/';
+        // Plain permalinks (`?cat=3`) page with a query parameter; a path after a query is junk.
+        $query = str_contains($url, '?');
+        $plain = $query || (string) get_option('permalink_structure') === '';
+        $base = $plain ? $url . ($query ? '&' : '?') . 'paged=' : rtrim($url, '/') . '/page/';
         for ($n = 2; $n <= $pages; $n++) {
-            $out[] = $base . 'page/' . $n . '/';
+            $out[] = $base . $n . ($plain ? '' : '/');
         }
         return $out;
     }
 
-    /** Absolute http(s) URLs only, fragments removed, each once, in order. @return list<string> */
+    /**
+     * Absolute http(s) URLs only, fragments removed, each once, in order. Never a URL no visitor can
+     * have cached: a slug WordPress gave a trashed post (`hello__trashed`), or a path glued onto a
+     * plain permalink (`?p=7/feed/`, what a feed link becomes when the post is not viewable).
+     * @return list<string>
+     */
     public static function clean(array $urls): array
     {
         $seen = [];
         foreach ($urls as $u) {
             if (!is_string($u) || !preg_match('#^https?://#i', $u)) {
+                continue;
+            }
+            if (str_contains($u, '__trashed') || preg_match('#[?&](p|page_id|attachment_id|cat|author)=[^&]*/#', $u)) {
                 continue;
             }
             $u = explode('#', $u, 2)[0];
