@@ -19,7 +19,7 @@ const run = promisify(execFile);
 const WP = join(REPO, 'infra/wordpress');
 
 describe('mu-plugin (php-cli)', () => {
-  it('passes its PHP tests (URL set, tags, one webhook per request, retry queue)', async () => {
+  it('passes its PHP tests (URL set, tags, one webhook per request, retry queue, issue 15 regressions)', async () => {
     const { stdout } = await run('php', [join(WP, 'tests/run-tests.php')], { timeout: 30_000 });
     expect(stdout).toMatch(/^\d+ checks, 0 failed/m);
   });
@@ -66,7 +66,7 @@ describe('mu-plugin → real purger', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a real signed webhook from the plugin gets 202 and is queued; tampered and replayed ones get 401', async () => {
+  it('a real signed webhook from the plugin gets 202 and is queued; tampered and replayed ones get 401; a retry of an accepted change is not queued twice', async () => {
     const { stdout } = await run('php', [join(WP, 'tests/send-webhook.php')], {
       timeout: 30_000,
       env: {
@@ -77,11 +77,25 @@ describe('mu-plugin → real purger', () => {
         WEBHOOK_SECRET_ALPHA: SECRETS.WEBHOOK_SECRET_ALPHA,
       },
     });
-    expect(JSON.parse(stdout)).toEqual({ plugin: 202, tampered: 401, first: 202, replayed: 401, queued: 0 });
+    const out = JSON.parse(stdout);
+    expect(out).toMatchObject({ plugin: 202, tampered: 401, first: 202, replayed: 401, queued: 0 });
+    // Regression (issue 15): a webhook accepted but whose answer was lost was queued and sent again
+    // as a new purge. The retry carries the change's event id, signed afresh: the purger answers
+    // with the first job and queues nothing.
+    expect(out.lost).toEqual({
+      accepted: 202,
+      queuedAfterTimeout: 1,
+      retried: 202,
+      sameEvent: true,
+      sameJob: true,
+      duplicate: true,
+      queued: 0,
+    });
     const r = new Redis(redis.url, { protocol: 2 });
     try {
       const entries = (await r.call('XRANGE', KEYS.jobs, '-', '+')) as [string, string[]][];
-      expect(entries).toHaveLength(2);
+      // The plugin's webhook, the hand-signed one, and the lost-answer change once (not twice).
+      expect(entries).toHaveLength(3);
       const fromPlugin = JSON.parse(entries[0]![1][3]!) as { site: string; urls: string[]; tags: string[] };
       expect(fromPlugin.site).toBe('alpha');
       expect(fromPlugin.urls).toContain('https://alpha.farm.test/hello-world/');

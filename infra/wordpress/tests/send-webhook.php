@@ -1,8 +1,10 @@
 <?php
 /**
  * Sends real webhooks to a running cache-purger through the plugin's own code path (hooks →
- * shutdown → Client::curl), plus a tampered and a replayed one. Prints one JSON line:
- * {"plugin": <status>, "tampered": <status>, "replayed": <status>, "queued": <n>}.
+ * shutdown → Client::request), plus a tampered and a replayed one, and a change whose first answer
+ * is lost (accepted, but the plugin saw a timeout) and is delivered again by the retry event.
+ * Prints one JSON line: {"plugin", "tampered", "first", "replayed": <status>, "queued": <n>,
+ * "lost": {"accepted", "retried": <status>, "sameEvent", "sameJob", "duplicate": <bool>, "queued": <n>}}.
  * Env: FARM_SITE_ID, FARM_PURGER_URL, FARM_WEBHOOK_SECRET_REF and the variable it names.
  * WordPress itself is not installed here: the hooks run on the shims in wp-shims.php.
  */
@@ -27,9 +29,9 @@ if (!$config->canSend()) {
 }
 $statuses = [];
 $client = new Client($config, function (string $url, array $headers, string $body) use (&$statuses, $config) {
-    $s = Client::curl($url, $headers, $body, $config->timeoutSeconds);
-    $statuses[] = $s;
-    return $s;
+    $answer = Client::request($url, $headers, $body, $config->timeoutSeconds);
+    $statuses[] = $answer[0];
+    return $answer;
 });
 $p = new Plugin($config, $client);
 $p->register();
@@ -50,4 +52,38 @@ echo json_encode([
     'first' => $first,
     'replayed' => $replayed,
     'queued' => count(get_option(Client::OPTION, [])),
+    'lost' => lostAnswer($config),
 ]), "\n";
+
+/**
+ * A change the purger accepted whose answer never reached WordPress (a timeout after the purger
+ * had queued it): the plugin queues it, and the short retry event resends it signed afresh with the
+ * same event id; the purger must answer with the first job, not queue a second one.
+ */
+function lostAnswer(Config $config): array
+{
+    shim_reset(); // only this plugin's hooks from here on
+    $answers = [];
+    $client = new Client($config, function (string $url, array $headers, string $body) use (&$answers, $config) {
+        [$status, $answer] = Client::request($url, $headers, $body, $config->timeoutSeconds);
+        $answers[] = ['status' => $status, 'answer' => json_decode($answer, true), 'event' => json_decode($body, true)['event'] ?? null];
+        return count($answers) === 1 ? 0 : [$status, $answer]; // the first answer is lost
+    });
+    $p = new Plugin($config, $client);
+    $p->register();
+    shim_add_post(new WP_Post(['ID' => 14, 'post_name' => 'lost-answer']));
+    do_action('save_post', 14);
+    do_action('shutdown');
+    $queued = count(get_option(Client::OPTION, [])['items'] ?? []);
+    shim_run_cron(Client::RETRY_SOON);
+    [$first, $retry] = $answers + [null, null];
+    return [
+        'accepted' => $first['status'] ?? null,
+        'queuedAfterTimeout' => $queued,
+        'retried' => $retry['status'] ?? null,
+        'sameEvent' => $first !== null && $retry !== null && $first['event'] === $retry['event'],
+        'sameJob' => isset($first['answer']['job'], $retry['answer']['job']) && $first['answer']['job'] === $retry['answer']['job'],
+        'duplicate' => ($retry['answer']['duplicate'] ?? false) === true,
+        'queued' => count(get_option(Client::OPTION, [])['items'] ?? []),
+    ];
+}

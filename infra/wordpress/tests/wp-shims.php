@@ -357,3 +357,6 @@ function is_user_logged_in(): bool
 {
     return false;
 }
+
+// Start every script from the same state the tests reset to.
+shim_reset();
