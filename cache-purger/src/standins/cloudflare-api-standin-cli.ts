@@ -1,12 +1,22 @@
 import { startCloudflareStandin } from './cloudflare-api-standin.ts';
 
-/** Runs the Cloudflare API stand-in as a process (local farm): CF_STANDIN_PORT, CLOUDFLARE_API_TOKEN, CLOUDFLARE_PLAN. */
+/**
+ * Runs the Cloudflare API stand-in as a process (local farm, benchmarks): CF_STANDIN_PORT,
+ * CLOUDFLARE_API_TOKEN, CLOUDFLARE_PLAN, and CF_STANDIN_URLS_PER_CALL to play an account on a
+ * lower URLs-per-call limit.
+ */
 const token = process.env.CLOUDFLARE_API_TOKEN;
 if (!token) {
   console.error(JSON.stringify({ level: 'fatal', msg: 'CLOUDFLARE_API_TOKEN is required' }));
   process.exit(2);
 }
 const plan = (process.env.CLOUDFLARE_PLAN ?? 'free') as 'free';
-const s = await startCloudflareStandin({ token, plan, port: Number(process.env.CF_STANDIN_PORT ?? 0) });
+const urlsPerCall = Number(process.env.CF_STANDIN_URLS_PER_CALL) || undefined;
+const s = await startCloudflareStandin({
+  token,
+  plan,
+  port: Number(process.env.CF_STANDIN_PORT ?? 0),
+  ...(urlsPerCall ? { urlsPerCall } : {}),
+});
 console.log(JSON.stringify({ level: 'info', msg: 'cloudflare-api-standin listening', port: s.port, plan }));
 process.on('SIGTERM', () => void s.close().then(() => process.exit(0)));

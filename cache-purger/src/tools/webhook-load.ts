@@ -5,7 +5,8 @@ import { Pool } from 'undici';
 /**
  * Load generator for the purger benchmark (bench/src/benches/cache-purger.ts), run as its own
  * process. autocannon repeats one request, but every webhook needs its own nonce and signature,
- * so this signs each one. Modes: `webhook` (signed POST /v1/purge, one unique tag each) or
+ * so this signs each one. Modes: `webhook` (signed POST /v1/purge, one unique tag each, or with
+ * `urlHost` one unique URL each: the single-URL webhooks of issue 16's backlog scenarios) or
  * `varnish` (the baseline: the same tag purge sent straight to one Varnish node).
  * Closed loop (as fast as `connections` allow) or open loop at `rate` per second.
  * Argument: one JSON object (LoadSpec). Prints one JSON line (LoadResult).
@@ -23,6 +24,10 @@ interface LoadSpec {
   tagPrefix: string;
   /** Write `tag sendStartMs` lines here (open loop), for the applied-latency join. */
   sendsFile?: string;
+  /** Webhooks carry one URL, `http://<urlHost>/<tagPrefix><n>/`, instead of one tag. */
+  urlHost?: string;
+  /** Stop after this many webhooks (whichever comes first with `seconds`). */
+  count?: number;
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec;
@@ -35,13 +40,16 @@ let non2xx = 0;
 let errors = 0;
 
 async function one(): Promise<void> {
-  const tag = `${spec.site}-${spec.tagPrefix}${n++}`;
+  const i = n++;
+  const tag = `${spec.site}-${spec.tagPrefix}${i}`;
   const t0 = performance.now();
   if (spec.sendsFile) sends.push(`${tag} ${(performance.timeOrigin + t0).toFixed(3)}`);
   try {
     let res: Awaited<ReturnType<Pool['request']>>;
     if (spec.mode === 'webhook') {
-      const body = `{"site":"${spec.site}","tags":["${tag}"]}`;
+      const body = spec.urlHost
+        ? `{"site":"${spec.site}","urls":["http://${spec.urlHost}/${spec.tagPrefix}${i}/"]}`
+        : `{"site":"${spec.site}","tags":["${tag}"]}`;
       res = await pool.request({
         method: 'POST',
         path: '/v1/purge',
@@ -68,13 +76,14 @@ async function one(): Promise<void> {
 
 const start = performance.now();
 const end = start + spec.seconds * 1000;
+const more = () => performance.now() < end && (spec.count === undefined || n < spec.count);
 if (spec.rate) {
   // Open loop: a fixed schedule, independent of how fast answers come (no coordinated omission).
   const inflight = new Set<Promise<void>>();
   let due = 0;
-  while (performance.now() < end) {
+  while (more()) {
     const shouldHave = Math.floor(((performance.now() - start) / 1000) * spec.rate);
-    for (; due < shouldHave; due++) {
+    for (; due < shouldHave && more(); due++) {
       const p = one().finally(() => inflight.delete(p));
       inflight.add(p);
     }
@@ -84,7 +93,7 @@ if (spec.rate) {
 } else {
   await Promise.all(
     Array.from({ length: spec.connections }, async () => {
-      while (performance.now() < end) await one();
+      while (more()) await one();
     }),
   );
 }
