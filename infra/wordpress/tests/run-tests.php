@@ -574,6 +574,25 @@ test('regression: queued purges are retried by a short cron event with backoff, 
     check('logged', str_contains(logged(), 'queued purges delivered (1)'), logged());
 });
 
+test('a purge queued by another request while the retry is sending is kept, not overwritten', function () use ($config) {
+    $calls = 0;
+    $client = new Client($config, function () use (&$calls) {
+        $calls++;
+        if ($calls === 2) { // the retry is on the wire; another PHP request queues its purge
+            $q = get_option(Client::OPTION);
+            $q['items'][] = ['site' => 'alpha', 'tags' => ['alpha-p-99'], 'event' => 'other-request-1'];
+            update_option(Client::OPTION, $q, false);
+        }
+        return $calls === 1 ? 0 : 202;
+    });
+    $client->send(['site' => 'alpha', 'tags' => ['alpha-p-1']]);
+    wp_clear_scheduled_hook(Client::RETRY_SOON);
+    $left = $client->retryQueued();
+    $q = get_option(Client::OPTION);
+    check('the other purge is still queued', $left === 1 && ($q['items'][0]['event'] ?? '') === 'other-request-1', json_encode($q));
+    check('its retry is scheduled', is_int(wp_next_scheduled(Client::RETRY_SOON)));
+});
+
 test('backoff: 10 s after a blip, half the outage so far, never over 50 s', function () {
     foreach ([[0, 10], [5, 10], [30, 15], [80, 40], [100, 50], [86400, 50], [-5, 10]] as [$age, $want]) {
         check("backoff($age)", Client::backoff($age) === $want, (string) Client::backoff($age));

@@ -72,6 +72,14 @@ final class Client
             }
             $this->report($purge, $status, $body);
         }
+        // Sending took a while (up to the timeout per purge): keep what other requests queued
+        // meanwhile, which a plain write of $left would erase.
+        $known = array_flip(array_map(static fn ($q) => (string) ($q['event'] ?? ''), $state['items']));
+        foreach ($this->queue(true)['items'] as $q) {
+            if (!isset($known[(string) ($q['event'] ?? '')])) {
+                $left[] = $q;
+            }
+        }
         $this->save($left === [] ? null : ['since' => $state['since'], 'items' => $left]);
         if ($left !== []) {
             $delay = $this->scheduleRetry($state['since']);
@@ -151,9 +159,15 @@ final class Client
         self::log('purger refused a purge with HTTP ' . $status . $code . ', event ' . ($purge['event'] ?? '-') . '; dropped');
     }
 
-    /** @return array{since: int, items: list<array>} */
-    private function queue(): array
+    /**
+     * @param bool $fresh read the database, not this request's copy of the option
+     * @return array{since: int, items: list<array>}
+     */
+    private function queue(bool $fresh = false): array
     {
+        if ($fresh && function_exists('wp_cache_delete')) {
+            wp_cache_delete(self::OPTION, 'options');
+        }
         $q = get_option(self::OPTION, []);
         if (is_array($q) && isset($q['items']) && is_array($q['items'])) {
             return ['since' => (int) ($q['since'] ?? $this->now()), 'items' => array_values($q['items'])];
