@@ -106,7 +106,7 @@ export const farm: FarmComponent[] = [
           {
             name: `proxysql-health-${n} status`,
             url: `${base}/status`,
-            note: '/metrics; POST /drain (bearer HEALTH_DRAIN_TOKEN)',
+            note: 'bearer HEALTH_DRAIN_TOKEN for /status and POST /drain; open: /live, /metrics',
           },
         );
       }

@@ -14,7 +14,13 @@ const logger = pino({
   level: process.env.LOG_LEVEL || 'info',
   base: { service: 'proxysql-health' },
   // Belt and braces: nothing logs a config, but if it ever does, secrets stay out.
-  redact: ['*.password', '*.drainToken', 'config.mysql.password', 'config.proxysql.password'],
+  redact: [
+    '*.password',
+    '*.drainToken',
+    '*.statusToken',
+    'config.mysql.password',
+    'config.proxysql.password',
+  ],
 });
 
 let config: Config;
@@ -36,6 +42,8 @@ logger.info(
     intervalMs: config.intervalMs,
     queryTimeoutMs: config.queryTimeoutMs,
     drainApi: Boolean(config.drainToken),
+    statusApi: Boolean(config.statusToken || config.drainToken),
+    maxConnections: config.connections.maxConnections,
     drainFile: config.drainFile,
   },
   'proxysql-health listening',
