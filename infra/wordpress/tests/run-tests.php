@@ -482,8 +482,19 @@ test('regression: a held or spam comment purges nothing (was the post\'s full se
     do_action('transition_comment_status', 'spam', 'unapproved', get_comment(99));
     do_action('transition_comment_status', 'trash', 'unapproved', get_comment(99));
     do_action('transition_comment_status', 'delete', 'spam', get_comment(99));
+    do_action('wp_insert_comment', 99, get_comment(99));
     do_action('shutdown');
     check('nothing sent', $bodies === [], json_encode($bodies));
+});
+
+test('an approved comment inserted without comment_post (the REST API, importers) purges the post', function () use ($config, $post) {
+    $bodies = [];
+    capture($config, $bodies);
+    $post();
+    $GLOBALS['shim']['comments'][98] = new WP_Comment('98', '12', '1');
+    do_action('wp_insert_comment', 98, get_comment(98));
+    do_action('shutdown');
+    check('post page', in_array('https://alpha.farm.test/hello-world/', $bodies[0]['urls'] ?? [], true), json_encode($bodies));
 });
 
 test('approving or unapproving a comment purges the post\'s page, its comment feeds and its tag, not the home page', function () use ($config, $post) {

@@ -61,7 +61,9 @@ final class Plugin
         add_action('transition_post_status', [$this, 'onTransition'], 99, 3);
         // Comments: only those visitors see (approved) change a page. A held or spam comment,
         // and its trashing or deletion, purge nothing.
+        // The REST API and importers insert with wp_insert_comment() alone (no comment_post).
         add_action('comment_post', [$this, 'onNewComment'], 99, 2);
+        add_action('wp_insert_comment', [$this, 'onInsertedComment'], 99, 2);
         add_action('edit_comment', [$this, 'onEditComment'], 99, 1);
         add_action('transition_comment_status', [$this, 'onCommentTransition'], 99, 3);
         // Terms: the old archive URLs before an edit or a deletion, the new ones after.
@@ -174,6 +176,14 @@ final class Plugin
     {
         if ((string) $approved === '1') {
             $this->addComment(get_comment($commentId));
+        }
+    }
+
+    public function onInsertedComment(int $commentId, ?object $comment = null): void
+    {
+        $comment ??= get_comment($commentId);
+        if ($comment && (string) $comment->comment_approved === '1') {
+            $this->addComment($comment);
         }
     }
 
