@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { edgeRefusalIsPermanent } from './edge-delivery.ts';
+import { edgeEscalated, edgeRefusalIsPermanent } from './edge-delivery.ts';
 
 describe('edge answers', () => {
   it.each([
@@ -14,5 +14,15 @@ describe('edge answers', () => {
     [503, false],
   ])('%i is permanent: %s', (status, permanent) => {
     expect(edgeRefusalIsPermanent(status)).toBe(permanent);
+  });
+  it.each([
+    ['{"ok":true,"site":"alpha","version":4,"escalated":true,"urls":1,"tags":0}', true],
+    ['{"ok":true,"escalated":false}', false],
+    ['{"ok":true}', false],
+    ['{"escalated":"true"}', false],
+    ['not json', false],
+    ['null', false],
+  ])('%s: the edge widened the purge itself: %s', (answer, escalated) => {
+    expect(edgeEscalated(answer)).toBe(escalated);
   });
 });

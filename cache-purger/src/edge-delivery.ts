@@ -172,6 +172,20 @@ export class EdgeDelivery {
           logger.warn({ site: body.site, status: res.status }, 'edge purge failed; retrying');
           return false;
         }
+        if (res.ok && !body.all && edgeEscalated(text)) {
+          // The edge worker's own rule (its purge records overflowed: a version bump, the whole
+          // site) widened a purge we sent as URLs and tags: counted and logged like ours.
+          metrics.escalations.inc({ target: 'edge-worker', reason: 'edge-records' });
+          logger.warn(
+            {
+              site: body.site,
+              reason: 'edge-records',
+              urls: body.urls?.length ?? 0,
+              tags: body.tags?.length ?? 0,
+            },
+            'whole-site edge purge',
+          );
+        }
       } catch (err) {
         metrics.edge.inc({ target: 'edge-worker', result: 'failed' });
         logger.warn({ site: body.site, err: (err as Error).message }, 'edge purge failed; retrying');
@@ -248,6 +262,15 @@ export function edgeBodies(purges: readonly SitePurge[]): PurgeRequest[] {
       out.push({ site: p.site, tags: p.tags.slice(i, i + PURGE_LIMITS.tags) });
   }
   return out;
+}
+
+/** True when the edge worker answered that it purged the whole site instead (`escalated: true`). */
+export function edgeEscalated(answer: string): boolean {
+  try {
+    return (JSON.parse(answer) as { escalated?: unknown } | null)?.escalated === true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -14,7 +14,7 @@ export interface PurgerMetrics {
   edge: Counter<'target' | 'result'>;
   /**
    * Purges delivered wider than the URLs and tags they hold (a whole-host Varnish ban, a whole-site
-   * edge or Cloudflare purge), by target and the rule's reason (plan.ts `Escalation`).
+   * edge or Cloudflare purge), by target and reason (plan.ts `ReportedEscalation`).
    */
   escalations: Counter<'target' | 'reason'>;
   /** Exports the HTTP server's open and refused connection counts. */

@@ -20,6 +20,12 @@ import { siteHosts } from './scope.ts';
  */
 export type Escalation = 'site-change' | 'job-urls';
 
+/**
+ * Escalations the purger does not decide but reports: `edge-records`, the edge worker answered
+ * `escalated: true` (its own purge records overflowed and it bumped the site's version).
+ */
+export type ReportedEscalation = Escalation | 'edge-records';
+
 export interface CoalesceOptions {
   /** Varnish only: a single job naming more URLs than this bans its site's hosts. Unset: never. */
   maxJobUrls?: number;

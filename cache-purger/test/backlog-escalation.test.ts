@@ -172,4 +172,23 @@ describe('the escalation rule, and only it, purges wider', () => {
     expect(log).toMatch(/"site":"beta","reason":"site-change".*whole-host ban/);
     expect(log).toMatch(/"site":"beta","reason":"site-change".*whole-site edge purge/);
   });
+
+  it('the edge worker widening a URL purge itself (escalated: true: its records overflowed) is counted and logged too', async () => {
+    const since = mark();
+    p.edge.escalate = true;
+    try {
+      const [res] = await sendWebhooks(purger.url, [
+        { site: 'gamma', urls: ['http://gamma.farm.test/one/'] },
+      ]);
+      expect(res!.status).toBe(202);
+      await until('the edge got it', () => since.edge().length > 0);
+      await until('counted', async () =>
+        (await escalations()).includes('target="edge-worker",reason="edge-records" 1'),
+      );
+    } finally {
+      p.edge.escalate = false;
+    }
+    const log = await readFile(join(p.dir, 'purger.log'), 'utf8');
+    expect(log).toMatch(/"site":"gamma","reason":"edge-records".*whole-site edge purge/);
+  });
 });

@@ -143,6 +143,8 @@ export interface EdgeStandin {
     body: { site: string; urls?: string[]; tags?: string[]; all?: boolean };
   }[];
   tags(): Set<string>;
+  /** Answer `escalated: true`, as the edge worker does when its purge records overflow. */
+  escalate: boolean;
   close(): Promise<void>;
 }
 
@@ -153,19 +155,21 @@ export async function startEdgeStandin(): Promise<EdgeStandin> {
     for await (const c of req) text += c;
     calls.push({ auth: req.headers.authorization, body: JSON.parse(text) });
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end('{"ok":true}');
+    res.end(standin.escalate ? '{"ok":true,"escalated":true}' : '{"ok":true}');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
+  const standin: EdgeStandin = {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     calls,
     tags: () => new Set(calls.flatMap((c) => c.body.tags ?? [])),
+    escalate: false,
     close: () =>
       new Promise((r) => {
         server.closeAllConnections();
         server.close(() => r());
       }),
   };
+  return standin;
 }
 
 /** The real peers of a delivery test: demo origin, 3 varnishd with their logs, redis, edge-standin. */
