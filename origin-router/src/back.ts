@@ -39,7 +39,7 @@ export function createBackRoute(d: BackDeps): (c: Ctx) => void {
     const req = c.req;
     const h = req.headers;
     const entry = findSite(holder.current, h.host);
-    if (entry === undefined && req.url === '/ping') {
+    if (entry === undefined && c.path === '/ping') {
       ping(c);
       return;
     }
@@ -94,7 +94,7 @@ export function createBackRoute(d: BackDeps): (c: Ctx) => void {
     attempt({
       pool: agent.pool(site.upstream),
       method: req.method ?? 'GET',
-      path: req.url ?? '/',
+      path: c.path,
       headers: sent,
       body: requestBody(req),
       req,

@@ -6,6 +6,7 @@
 import type { BlockList } from 'node:net';
 import { type Env, envReader } from '@wpfarm/common/config/env';
 import { parseEdgeKeys } from '@wpfarm/common/contracts/edge-auth';
+import { CONNECTION_LIMIT_DEFAULTS } from '@wpfarm/common/http-limits';
 import { parseCidrs } from './edge-auth.ts';
 
 /** A cache node the front router shards over. */
@@ -34,6 +35,8 @@ export interface Config {
     headersTimeoutMs: number;
     requestTimeoutMs: number;
     keepAliveTimeoutMs: number;
+    /** Client connections open at most; further ones are closed on accept. */
+    maxConnections: number;
   };
   drain: { delayMs: number; timeoutMs: number };
   upstream: {
@@ -116,6 +119,7 @@ export function loadConfig(env: Env): Config {
       headersTimeoutMs: r.int('HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
       requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', 120_000, 0, 3_600_000),
       keepAliveTimeoutMs: r.int('KEEPALIVE_TIMEOUT_MS', 65_000, 100, 3_600_000),
+      maxConnections: r.int('MAX_CONNECTIONS', CONNECTION_LIMIT_DEFAULTS.maxConnections, 1, 1_000_000),
     },
     drain: {
       delayMs: r.int('DRAIN_DELAY_MS', 10_000, 0, 600_000),

@@ -6,6 +6,10 @@ export const ERRORS = Object.freeze({
   CLIENT_NOT_ALLOWED: { status: 403, message: 'client address not allowed' },
   UNKNOWN_HOST: { status: 421, message: 'no site for this host' },
   BAD_FRAMING: { status: 400, message: 'ambiguous request framing' },
+  BAD_TARGET: { status: 400, message: 'request target not in origin form or not matching Host' },
+  DUPLICATE_HOST: { status: 400, message: 'more than one Host header' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed' },
+  PURGE_HEADER: { status: 400, message: 'purge headers are for the purger only' },
   URL_TOO_LONG: { status: 414, message: 'request URL too long' },
   BODY_TOO_LARGE: { status: 413, message: 'request body too large' },
   NO_HEALTHY_NODE: { status: 503, message: 'no cache node available' },
@@ -22,7 +26,12 @@ export class RouterError extends Error {
   readonly status: number;
   /** Seconds for `Retry-After`, when the condition is known to be temporary. */
   readonly retryAfter: number | undefined;
-  constructor(code: RouterErrorCode, opts: { cause?: unknown; detail?: string; retryAfter?: number } = {}) {
+  /** The `Allow` header of a 405. */
+  readonly allow: string | undefined;
+  constructor(
+    code: RouterErrorCode,
+    opts: { cause?: unknown; detail?: string; retryAfter?: number; allow?: string } = {},
+  ) {
     super(opts.detail ? `${ERRORS[code].message}: ${opts.detail}` : ERRORS[code].message, {
       cause: opts.cause,
     });
@@ -30,6 +39,7 @@ export class RouterError extends Error {
     this.code = code;
     this.status = ERRORS[code].status;
     this.retryAfter = opts.retryAfter;
+    this.allow = opts.allow;
   }
 }
 

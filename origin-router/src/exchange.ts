@@ -18,6 +18,8 @@ export interface Ctx {
   req: IncomingMessage;
   res: ServerResponse;
   requestId: string;
+  /** The request target in origin form (absolute form reduced to it at the door). */
+  path: string;
   start: number;
   siteClass: SiteClass;
   span: Span | undefined;
@@ -57,7 +59,7 @@ export function createAnswers(d: ExchangeDeps): Answers {
           id: c.requestId,
           method: c.req.method,
           host: c.req.headers.host,
-          url: c.req.url,
+          url: c.path,
           status,
           ms: Math.round((performance.now() - c.start) * 10) / 10,
         },

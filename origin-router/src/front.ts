@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 import { clientAddress, clientAllowed, edgeVerified, forwardedFor } from './edge-auth.ts';
 import { RouterError, upstreamError } from './errors.ts';
 import type { Answers, Ctx } from './exchange.ts';
+import { purgeRefusal } from './gate.ts';
 import type { RouterMetrics } from './metrics.ts';
 import type { CacheNodes } from './nodes.ts';
 import { type AttemptResult, attempt, upstreamHeaders } from './proxy.ts';
@@ -49,12 +50,17 @@ export function createFrontRoute(d: FrontDeps): (c: Ctx) => void {
       holder.current,
       routingHost(h.host, typeof edgeHost === 'string' ? edgeHost : undefined, edgeOk),
     );
-    if (entry === undefined && req.url === '/ping') {
+    if (entry === undefined && c.path === '/ping') {
       ping(c);
       return;
     }
     if (!edgeOk) {
       fail(c, new RouterError('EDGE_AUTH_FAILED'));
+      return;
+    }
+    const refused = purgeRefusal(req.method ?? '', req.rawHeaders);
+    if (refused) {
+      fail(c, refused);
       return;
     }
     const remote = req.socket.remoteAddress ?? '';
@@ -106,7 +112,7 @@ export function createFrontRoute(d: FrontDeps): (c: Ctx) => void {
       attempt({
         pool: node.pool,
         method,
-        path: req.url ?? '/',
+        path: c.path,
         headers: sent,
         body,
         req,

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { ResponseHandler, UpstreamExchange, UpstreamPool } from './upstream.ts';
+import { type ResponseHandler, UpstreamError, type UpstreamExchange, type UpstreamPool } from './upstream.ts';
 
 /** Request headers never forwarded (hop-by-hop, and ours: set or checked by the router). */
 export const DROP_REQUEST_HEADERS: ReadonlySet<string> = new Set([
@@ -109,6 +109,11 @@ const RETRY = new Error('refused for retry');
  */
 const REFUSED_BODY_MAX = 64 * 1024;
 
+/** True for `x-farm-*` in any case. */
+function isFarmHeader(name: string): boolean {
+  return name.length > 7 && name.slice(0, 7).toLowerCase() === 'x-farm-';
+}
+
 /** The declared Content-Length among `headers` (name, value pairs), or -1. */
 function declaredLength(headers: readonly string[]): number {
   for (let i = 0; i < headers.length; i += 2)
@@ -198,6 +203,9 @@ class Handler implements ResponseHandler {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
+      // The upstream's own hints never pass: the router's (x-farm-ttl…) are the only ones the VCL
+      // may read, and a visitor must not see them.
+      if ((name.charCodeAt(0) | 32) === 120 && isFarmHeader(name)) continue;
       // Only names as long as one this loop looks for are lowercased (most are not).
       if (LOOKED_AT_LENGTHS.has(name.length)) {
         const lower = name.toLowerCase();
@@ -218,13 +226,23 @@ class Handler implements ResponseHandler {
     }
     this.o.onHeaders?.(status);
     this.resumeFn = resume;
-    res.sendDate = false; // the upstream's Date is passed on
-    res.writeHead(status, out);
+    try {
+      res.sendDate = false; // the upstream's Date is passed on
+      res.writeHead(status, out);
+    } catch (err) {
+      // A head node:http will not write (the upstream client already refuses what it knows of):
+      // this request fails closed (502) and the upstream connection goes; never the process.
+      res.sendDate = true;
+      this.upstream?.abort(
+        new UpstreamError('UPSTREAM_BAD_RESPONSE', `unforwardable head: ${(err as Error).message}`),
+      );
+      return;
+    }
     this.started = true;
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.refused) return true;
+    if (this.refused || !this.started) return true;
     const ok = this.o.res.write(chunk);
     if (!ok) this.o.res.once('drain', onClientDrain);
     return ok;

@@ -241,14 +241,14 @@ class Conn {
     this.socket = pool.connectSocket
       ? pool.connectSocket()
       : pool.tls
-      ? tlsConnect({
-          host,
-          port,
-          servername: isIP(host) ? undefined : host,
-          ALPNProtocols: ['http/1.1'],
-          ...(pool.tls.ca ? { ca: pool.tls.ca } : {}),
-        })
-      : connect({ host, port, noDelay: true });
+        ? tlsConnect({
+            host,
+            port,
+            servername: isIP(host) ? undefined : host,
+            ALPNProtocols: ['http/1.1'],
+            ...(pool.tls.ca ? { ca: pool.tls.ca } : {}),
+          })
+        : connect({ host, port, noDelay: true });
     if (pool.tls) this.socket.setNoDelay(true);
     this.resume = () => this.socket.resume();
     this.socket.on(pool.tls ? 'secureConnect' : 'connect', () => pool.onConnected(this));
