@@ -9,6 +9,7 @@ PACKAGES=(
   nginx-light haproxy wrk          # baselines and demo origins in benchmarks
   prometheus prometheus-alertmanager  # promtool / amtool for infra checks
   php-cli php-curl                 # the WordPress mu-plugin's tests
+  wordpress wordpress-theme-twentytwentyone php-fpm php-mysql php-xml php-gd php-mbstring php-zip php-intl  # real WordPress (classic theme: menus, widgets) in the local farm and its e2e tests
   procps iproute2 ca-certificates openssl  # openssl: test certificates (router TLS upstreams)
 )
 missing=()

@@ -14,6 +14,7 @@ import {
 import { type ManagedProcess, managedProcesses, startProcess } from '@wpfarm/common/process/managed';
 import { loadRegistry } from '@wpfarm/common/registry/load';
 import { farmTelemetryEnv } from '@wpfarm/telemetry/farm';
+import { wordpressFarm, wordpressSiteIds, wordpressUpstream } from './wordpress.ts';
 
 /** Where the farm's options come from: flags, then FARM_* environment variables, then defaults. */
 export interface FarmOptions {
@@ -40,7 +41,51 @@ export interface FarmState {
 export const STATE_FILE = 'farm.json';
 
 /** Flags `npm start` accepts; components read theirs from `ctx.flags`. */
-export const FARM_FLAGS = ['base-port', 'run-dir', 'registry', 'only', 'detach', 'galera-nodes'];
+export const FARM_FLAGS = [
+  'base-port',
+  'run-dir',
+  'registry',
+  'only',
+  'detach',
+  'galera-nodes',
+  'origin',
+  'wordpress',
+  'sites',
+  'keep-upstream',
+  'wp-children',
+];
+
+/**
+ * Where each site of the farm's registry points: its own upstream when `--keep-upstream` names it
+ * (or says `all`), the farm's real WordPress for the sites `--origin`/`--wordpress`/`--sites`
+ * pick (when WordPress and its Galera take part), else the demo origin.
+ */
+export function siteUpstreams(
+  ids: string[],
+  flags: Record<string, string | boolean>,
+  urls: { demo: string; wordpress: string },
+  wordpressRuns: boolean,
+): Map<string, 'own' | string> {
+  const keepRaw = flags['keep-upstream'];
+  const keep =
+    keepRaw === true || keepRaw === 'all'
+      ? ids
+      : typeof keepRaw === 'string'
+        ? keepRaw
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : [];
+  const unknown = keep.filter((k) => !ids.includes(k));
+  if (unknown.length)
+    throw new Error(
+      `--keep-upstream names unknown site(s): ${unknown.join(', ')} (registry: ${ids.join(', ')})`,
+    );
+  const wp = new Set(wordpressRuns ? wordpressSiteIds(ids, flags) : []);
+  return new Map(
+    ids.map((id) => [id, keep.includes(id) ? 'own' : wp.has(id) ? urls.wordpress : urls.demo] as const),
+  );
+}
 
 /** Reads flags and the environment once, with clear errors. */
 export function farmOptions(
@@ -82,7 +127,8 @@ export function farmOptions(
 /** Finds every workspace's `src/farm.ts` and returns their components, by stage then name. */
 export async function discoverComponents(root: string): Promise<FarmComponent[]> {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { workspaces: string[] };
-  const components: FarmComponent[] = [];
+  // Real WordPress lives here (it belongs to no workspace's src/farm.ts): stage 20, after Galera.
+  const components: FarmComponent[] = [...wordpressFarm];
   for (const ws of pkg.workspaces) {
     const file = join(root, ws, 'src', 'farm.ts');
     if (!existsSync(file)) continue;
@@ -160,20 +206,36 @@ export async function startFarm(opts: FarmOptions): Promise<RunningFarm> {
   }
   mkdirSync(join(opts.runDir, 'logs'), { recursive: true });
 
-  // The farm's registry: the source registry with every upstream pointed at the demo origin.
+  const all = await discoverComponents(opts.root);
+  const active = all.filter(
+    (c) =>
+      opts.only.length === 0 ||
+      opts.only.some((o) => c.name === o || c.name.startsWith(`${o}-`) || c.name.startsWith(o)),
+  );
+
+  // The farm's registry: each site's upstream is the farm's WordPress, the demo origin, or (with
+  // --keep-upstream) the site's own from the source registry.
   const source = await loadRegistry(opts.registry);
   const port = (name: FarmPortName) => opts.basePort + FARM_PORT_OFFSETS[name];
-  const originUrl = `http://127.0.0.1:${port('origin')}`;
+  const upstreams = siteUpstreams(
+    source.sites.map((s) => s.id),
+    opts.flags,
+    { demo: `http://127.0.0.1:${port('origin')}`, wordpress: wordpressUpstream(opts.basePort) },
+    active.some((c) => c.name === 'wordpress') && active.some((c) => c.name === 'galera'),
+  );
   const doc = {
     version: 1,
-    sites: source.sites.map((s) => ({
-      id: s.id,
-      host: s.host,
-      aliases: s.aliases,
-      upstream: originUrl,
-      webhookSecretRef: s.webhookSecretRef,
-      policy: s.policy,
-    })),
+    sites: source.sites.map((s) => {
+      const u = upstreams.get(s.id);
+      return {
+        id: s.id,
+        host: s.host,
+        aliases: s.aliases,
+        upstream: u === 'own' || u === undefined ? s.upstream : u,
+        webhookSecretRef: s.webhookSecretRef,
+        policy: s.policy,
+      };
+    }),
   };
   const registryFile = join(opts.runDir, 'registry.json');
   writeFileSync(registryFile, `${JSON.stringify(doc, null, 2)}\n`);
@@ -188,12 +250,6 @@ export async function startFarm(opts: FarmOptions): Promise<RunningFarm> {
     { mode: 0o600 },
   );
 
-  const all = await discoverComponents(opts.root);
-  const active = all.filter(
-    (c) =>
-      opts.only.length === 0 ||
-      opts.only.some((o) => c.name === o || c.name.startsWith(`${o}-`) || c.name.startsWith(o)),
-  );
   const names = new Set(active.map((c) => c.name));
   const nodeDir = dirname(process.execPath);
 
