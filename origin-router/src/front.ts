@@ -120,8 +120,13 @@ export function createFrontRoute(d: FrontDeps): (c: Ctx) => void {
         retryOn503: retryable && retriesLeft > 0,
         responseHeaders: nodeHeaders(c, node.cfg.id),
         done: (r: AttemptResult) => {
-          // A client that went away is not the node's failure: no passive ejection for it.
-          const connFailure = r.outcome === 'error' && r.status === 0 && !r.clientClosed;
+          // A client that went away is not the node's failure: no passive ejection for it. Nor is a
+          // response the router refused (fails closed: 502 for this request, no retry elsewhere).
+          const connFailure =
+            r.outcome === 'error' &&
+            r.status === 0 &&
+            !r.clientClosed &&
+            (r.error as { code?: string } | undefined)?.code !== 'UPSTREAM_BAD_RESPONSE';
           n.end(i, !connFailure);
           metrics.upstream(node.cfg.id, r.cache || 'none', (performance.now() - t0) / 1000);
           if (span) {
