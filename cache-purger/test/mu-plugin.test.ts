@@ -1,15 +1,16 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { signBody } from '@wpfarm/common/contracts/signing';
 import { type RedisInstance, startRedis } from '@wpfarm/common/peers/redis';
 import { freePort } from '@wpfarm/common/process/managed';
+import { type PlainMariadb, startPlainMariadb } from '@wpfarm/proxysql-health/testing/galera';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS } from '../src/queue.ts';
-import { type Peers, REPO, SECRETS, startPurger } from './helpers.ts';
+import { type Peers, REPO, SECRETS, secretOf, startPurger } from './helpers.ts';
 
 /**
  * The WordPress mu-plugin (infra/wordpress), in PHP: its own test file on WordPress shims, the
@@ -104,5 +105,183 @@ describe('mu-plugin → real purger', () => {
     } finally {
       r.disconnect();
     }
+  });
+});
+
+/**
+ * The plugin on a REAL WordPress: Debian's `wordpress` package (6.1) under php-cli, its database on
+ * a real mariadbd, webhooks to the real purger. Each `wp()` call is one WordPress request
+ * (tests/real-wordpress.php), run with an empty environment and the plugin set by constants and a
+ * secret file: what a stock php-fpm pool (clear_env = yes) gives it.
+ */
+describe('mu-plugin on real WordPress (Debian wordpress, php-cli, mariadbd, the real purger)', () => {
+  const WORDPRESS = '/usr/share/wordpress/wp-settings.php';
+  let dir: string;
+  let redis: RedisInstance;
+  let db: PlainMariadb;
+  let purger: Awaited<ReturnType<typeof startPurger>>;
+  let secretFile: string;
+  let deadUrl: string;
+  let seed: { cat: number; writer: number; post: number; other: number };
+
+  /** One WordPress request; its JSON result, the plugin's log lines and the jobs it added. */
+  async function wp(action: string, id = 0, opts: { purgerUrl?: string; secret?: boolean } = {}) {
+    const before = (await jobs()).length;
+    const { stdout, stderr } = await run('php', [join(WP, 'tests/real-wordpress.php'), action, String(id)], {
+      timeout: 30_000,
+      env: {
+        PATH: process.env.PATH,
+        WPT_DB_SOCKET: db.socket,
+        WPT_DB_NAME: 'wp_alpha',
+        WPT_SITE_ID: 'alpha',
+        WPT_PURGER_URL: opts.purgerUrl ?? purger.url,
+        WPT_SECRET_FILE: opts.secret === false ? '' : secretFile,
+      },
+    });
+    // The plugin must stay free of PHP notices (WordPress 6.1's own deprecations on PHP 8.2 aside).
+    const pluginNotices = stderr
+      .split('\n')
+      .filter((l) => /PHP (Warning|Notice|Deprecated|Fatal)/.test(l) && l.includes('mu-plugins'));
+    expect(pluginNotices).toEqual([]);
+    expect(stderr).not.toMatch(/WordPress database error/);
+    const added = (await jobs()).slice(before);
+    return {
+      out: JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}'),
+      log: stderr.split('\n').filter((l) => l.includes('farm-cache-purge:')),
+      added,
+    };
+  }
+
+  /** The purge bodies the purger accepted, oldest first. */
+  async function jobs(): Promise<{ urls?: string[]; tags?: string[]; all?: boolean; event?: string }[]> {
+    const r = new Redis(redis.url, { protocol: 2 });
+    try {
+      const entries = (await r.call('XRANGE', KEYS.jobs, '-', '+')) as [string, string[]][];
+      return entries.map(([, f]) => JSON.parse(f[f.indexOf('body') + 1]!));
+    } finally {
+      r.disconnect();
+    }
+  }
+
+  beforeAll(async () => {
+    if (!existsSync(WORDPRESS))
+      throw new Error(
+        `${WORDPRESS} is missing: install Debian's wordpress package (scripts/system-packages.sh)`,
+      );
+    dir = mkdtempSync(join(tmpdir(), 'purger-wp-'));
+    secretFile = join(dir, 'webhook-secret');
+    writeFileSync(secretFile, `${secretOf('alpha')}\n`, { mode: 0o600 });
+    deadUrl = `http://127.0.0.1:${await freePort()}`;
+    [redis, db] = await Promise.all([
+      startRedis({ dir: join(dir, 'redis') }),
+      startPlainMariadb({ dir: join(dir, 'db'), name: 'mariadb-wp' }),
+    ]);
+    await db.query('CREATE DATABASE wp_alpha');
+    const peers = {
+      dir,
+      redisPort: redis.port,
+      varnish: [{ name: 'varnish-1', port: await freePort() }],
+      purgeSecret: 'x',
+      edge: { url: 'http://127.0.0.1:9' },
+    };
+    purger = await startPurger(peers as unknown as Peers, {}, 'purger-wp');
+  }, 120_000);
+  afterAll(async () => {
+    await purger?.proc.stop();
+    await db?.stop();
+    await redis?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('installs with the plugin loaded: no database error, no retry cron registered, nothing sent', async () => {
+    const { out, added } = await wp('install');
+    expect(out.retryScheduled).toBe(false);
+    expect(added).toEqual([]);
+  });
+
+  it('regression: configured by constants and a secret file with an empty environment (php-fpm clear_env), it sends; the job id is logged', async () => {
+    const r = await wp('seed');
+    seed = r.out;
+    expect(r.added).toHaveLength(1);
+    expect(r.log.join('\n')).toMatch(/purge accepted as job \d+-\d+/);
+  });
+
+  it('cannot send without a secret: a log line names the setting, nothing is sent', async () => {
+    const r = await wp('edit-post', seed.post, { secret: false });
+    expect(r.added).toEqual([]);
+    expect(r.log.join('\n')).toMatch(/cannot send a purge \(no webhook secret: define FARM_PURGE_SECRET/);
+  });
+
+  it("regression: a single post carries its category's name tag, and renaming the category sends it (old and new archive)", async () => {
+    const single = await wp('single-tags', seed.post);
+    expect(single.out.tags).toContain(`tn-${seed.cat}`);
+    expect(single.out.tags).toContain(`an-${seed.writer}`);
+    const home = await wp('home-tags');
+    expect(home.out.tags).toEqual(expect.arrayContaining(['home', `p-${seed.post}`, `tn-${seed.cat}`]));
+    const r = await wp('rename-term', seed.cat);
+    expect(r.added).toHaveLength(1);
+    expect(r.added[0]!.tags).toEqual(expect.arrayContaining([`alpha-tn-${seed.cat}`, `alpha-t-${seed.cat}`]));
+    expect(r.added[0]!.urls).toEqual(
+      expect.arrayContaining([
+        'https://alpha.farm.test/category/news/',
+        'https://alpha.farm.test/category/world/',
+      ]),
+    );
+  });
+
+  it("editing a post does not send its category's name tag (the other posts in it stay cached)", async () => {
+    const r = await wp('edit-post', seed.post);
+    expect(r.added).toHaveLength(1);
+    expect(r.added[0]!.tags).toContain(`alpha-p-${seed.post}`);
+    expect(r.added[0]!.tags?.filter((t) => /-(tn|an)-/.test(t))).toEqual([]);
+  });
+
+  it('regression: a held comment, spamming and trashing it purge nothing; approving one purges the post page, not home', async () => {
+    const held = await wp('held-comment', seed.post);
+    expect(held.out.approved).toBe('0'); // WordPress held it (a first-time commenter)
+    expect(held.added).toEqual([]);
+    expect((await wp('spam-comment', held.out.comment)).added).toEqual([]);
+    expect((await wp('trash-comment', held.out.comment)).added).toEqual([]);
+    const second = await wp('held-comment', seed.post);
+    const approved = await wp('approve-comment', second.out.comment);
+    expect(approved.added).toHaveLength(1);
+    expect(approved.added[0]!.urls).toContain('https://alpha.farm.test/hello-farm/');
+    expect(approved.added[0]!.urls).not.toContain('https://alpha.farm.test/');
+    expect(approved.added[0]!.tags).toEqual([`alpha-p-${seed.post}`]);
+  });
+
+  it("an author's display name change sends their name tag", async () => {
+    const r = await wp('display-name', seed.writer);
+    expect(r.added).toHaveLength(1);
+    expect(r.added[0]!.tags).toEqual(
+      expect.arrayContaining([`alpha-an-${seed.writer}`, `alpha-a-${seed.writer}`]),
+    );
+  });
+
+  it('the site title purges the whole site', async () => {
+    const r = await wp('site-title');
+    expect(r.added).toHaveLength(1);
+    expect(r.added[0]!.all).toBe(true);
+  });
+
+  it('regression: trashing a post sends its public URL and tag, never ?p=N/feed/ or a __trashed slug', async () => {
+    const r = await wp('trash-post', seed.other);
+    expect(r.added).toHaveLength(1);
+    const urls = r.added[0]!.urls ?? [];
+    expect(urls).toContain('https://alpha.farm.test/other/');
+    expect(urls.filter((u) => /__trashed|\?p=\d+\//.test(u))).toEqual([]);
+    expect(r.added[0]!.tags).toContain(`alpha-p-${seed.other}`);
+  });
+
+  it('regression: a purge queued while the purger is down is delivered by the short retry event, without a new edit', async () => {
+    const down = await wp('edit-post', seed.post, { purgerUrl: deadUrl });
+    expect(down.added).toEqual([]);
+    expect(down.log.join('\n')).toMatch(/purge queued/);
+    const back = await wp('retry-due');
+    expect(back.out.retryIn).toBeGreaterThanOrEqual(0);
+    expect(back.out.retryIn).toBeLessThanOrEqual(60);
+    expect(back.out.queued).toBe(0);
+    expect(back.added).toHaveLength(1);
+    expect(back.added[0]!.urls).toContain('https://alpha.farm.test/hello-farm/');
   });
 });
