@@ -264,6 +264,16 @@ describe('mu-plugin on real WordPress (Debian wordpress, php-cli, mariadbd, the 
     expect(r.added[0]!.all).toBe(true);
   });
 
+  it('a scheduled post purges nothing until WP-cron publishes it, then its URLs', async () => {
+    const scheduled = await wp('schedule-post');
+    expect(scheduled.added).toEqual([]);
+    const published = await wp('publish-due', scheduled.out.post);
+    expect(published.added).toHaveLength(1);
+    expect(published.added[0]!.urls).toEqual(
+      expect.arrayContaining(['https://alpha.farm.test/scheduled/', 'https://alpha.farm.test/']),
+    );
+  });
+
   it('regression: trashing a post sends its public URL and tag, never ?p=N/feed/ or a __trashed slug', async () => {
     const r = await wp('trash-post', seed.other);
     expect(r.added).toHaveLength(1);
@@ -283,5 +293,14 @@ describe('mu-plugin on real WordPress (Debian wordpress, php-cli, mariadbd, the 
     expect(back.out.queued).toBe(0);
     expect(back.added).toHaveLength(1);
     expect(back.added[0]!.urls).toContain('https://alpha.farm.test/hello-farm/');
+  });
+
+  // Last: the new permalink structure changes every URL the tests above expect.
+  it('a menu, a widget and the permalink structure each purge the whole site', async () => {
+    for (const action of ['menu', 'widget', 'permalinks']) {
+      const r = await wp(action);
+      expect(r.added, action).toHaveLength(1);
+      expect(r.added[0]!.all, action).toBe(true);
+    }
   });
 });

@@ -129,6 +129,25 @@ switch (WPT_ACTION) {
     case 'display-name':
         wp_update_user(['ID' => WPT_ID, 'display_name' => 'Writer Renamed']);
         break;
+    case 'schedule-post':
+        $out = ['post' => wp_insert_post(['post_title' => 'Scheduled', 'post_name' => 'scheduled', 'post_status' => 'future',
+            'post_date' => gmdate('Y-m-d H:i:s', time() + 3600), 'post_content' => 'Later'])];
+        break;
+    case 'publish-due':
+        // What WP-cron's publish_future_post event does when the date comes.
+        wp_publish_post(WPT_ID);
+        break;
+    case 'menu':
+        $menu = wp_create_nav_menu('Main ' . bin2hex(random_bytes(3)));
+        $out = ['item' => wp_update_nav_menu_item($menu, 0, ['menu-item-title' => 'Home', 'menu-item-url' => home_url('/'), 'menu-item-status' => 'publish'])];
+        break;
+    case 'widget':
+        update_option('widget_text', [2 => ['title' => 'Hello', 'text' => 'Widget ' . microtime(true)], '_multiwidget' => 1]);
+        break;
+    case 'permalinks':
+        global $wp_rewrite;
+        $wp_rewrite->set_permalink_structure('/%year%/%postname%/');
+        break;
     case 'retry-due':
         // What WP-cron does with a due event: unschedule it, then run its hook.
         $next = wp_next_scheduled(FarmCachePurge\Client::RETRY_SOON);
