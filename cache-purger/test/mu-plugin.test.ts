@@ -218,9 +218,15 @@ describe('mu-plugin on real WordPress (Debian wordpress, php-cli, mariadbd, the 
     expect(single.out.tags).toContain(`an-${seed.writer}`);
     const home = await wp('home-tags');
     expect(home.out.tags).toEqual(expect.arrayContaining(['home', `p-${seed.post}`, `tn-${seed.cat}`]));
+    // WordPress's default widgets: recent posts and comments in sidebar-1, Twenty Twenty-One's
+    // footer on every page; archives and categories in sidebar-2, which this theme does not show.
+    expect(single.out.tags).toEqual(expect.arrayContaining(['w-posts', 'w-comments']));
+    expect(single.out.tags).not.toContain('w-terms');
     const r = await wp('rename-term', seed.cat);
     expect(r.added).toHaveLength(1);
-    expect(r.added[0]!.tags).toEqual(expect.arrayContaining([`alpha-tn-${seed.cat}`, `alpha-t-${seed.cat}`]));
+    expect(r.added[0]!.tags).toEqual(
+      expect.arrayContaining([`alpha-tn-${seed.cat}`, `alpha-t-${seed.cat}`, 'alpha-w-terms']),
+    );
     expect(r.added[0]!.urls).toEqual(
       expect.arrayContaining([
         'https://alpha.farm.test/category/news/',
@@ -247,7 +253,7 @@ describe('mu-plugin on real WordPress (Debian wordpress, php-cli, mariadbd, the 
     expect(approved.added).toHaveLength(1);
     expect(approved.added[0]!.urls).toContain('https://alpha.farm.test/hello-farm/');
     expect(approved.added[0]!.urls).not.toContain('https://alpha.farm.test/');
-    expect(approved.added[0]!.tags).toEqual([`alpha-p-${seed.post}`]);
+    expect(approved.added[0]!.tags).toEqual([`alpha-p-${seed.post}`, 'alpha-w-comments']);
   });
 
   it("an author's display name change sends their name tag", async () => {

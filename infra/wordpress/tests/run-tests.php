@@ -9,7 +9,7 @@ declare(strict_types=1);
 
 require __DIR__ . '/wp-shims.php';
 $plugin = __DIR__ . '/../mu-plugins/farm-cache-purge';
-foreach (['Config', 'Signer', 'UrlSet', 'Tags', 'Client', 'Plugin'] as $f) {
+foreach (['Config', 'Signer', 'UrlSet', 'Widgets', 'Tags', 'Client', 'Plugin'] as $f) {
     require_once "$plugin/$f.php";
 }
 
@@ -19,6 +19,7 @@ use FarmCachePurge\Plugin;
 use FarmCachePurge\Signer;
 use FarmCachePurge\Tags;
 use FarmCachePurge\UrlSet;
+use FarmCachePurge\Widgets;
 
 $failures = 0;
 $count = 0;
@@ -469,6 +470,55 @@ test('a page renamed under a block theme (its navigation lists pages) or linked 
     check('in a menu, title changed: site-wide', ($bodies[1]['all'] ?? false) === true, json_encode($bodies));
 });
 
+test('sidebar widgets: what they list, as tags (classic and block widgets, WordPress\'s default set, inactive ones ignored)', function () {
+    // wp_install_defaults(): block widgets 2..6 in sidebar-1 (search, recent posts, recent comments, archives, categories).
+    $blocks = [
+        2 => ['content' => '<!-- wp:search /-->'],
+        3 => ['content' => '<!-- wp:group --><div class="wp-block-group"><!-- wp:heading --><h2>Recent Posts</h2><!-- /wp:heading --><!-- wp:latest-posts /--></div><!-- /wp:group -->'],
+        4 => ['content' => '<!-- wp:group --><!-- wp:latest-comments {"displayAvatar":false} /--><!-- /wp:group -->'],
+        6 => ['content' => '<!-- wp:categories /-->'],
+        7 => ['content' => '<!-- wp:paragraph --><p>latest-posts</p><!-- /wp:paragraph -->'],
+    ];
+    $cases = [
+        'default install' => [['sidebar-1' => ['block-2', 'block-3', 'block-4', 'block-6'], 'array_version' => 3], null, ['w-posts', 'w-comments', 'w-terms']],
+        'classic widgets' => [['sidebar-1' => ['recent-posts-2', 'tag_cloud-3', 'text-4']], null, ['w-posts', 'w-terms']],
+        'inactive widgets' => [['wp_inactive_widgets' => ['recent-posts-2', 'block-3']], null, []],
+        'a sidebar the theme does not show' => [['sidebar-9' => ['recent-comments-2']], ['sidebar-1'], []],
+        'text that names a block is not the block' => [['sidebar-1' => ['block-7', 'block-2']], null, []],
+        'search only' => [['sidebar-1' => ['block-2']], ['sidebar-1'], []],
+    ];
+    foreach ($cases as $name => [$sidebars, $registered, $want]) {
+        $got = Widgets::tags($sidebars, $blocks, $registered);
+        sort($got);
+        sort($want);
+        check("widgets: $name", $got === $want, json_encode($got));
+    }
+});
+
+test('regression: pages carry their sidebars\' tags, and a publish, a retitle, a term change or an approved comment sends them; a content edit does not', function () use ($config, $post) {
+    update_option('sidebars_widgets', ['sidebar-1' => ['recent-posts-2', 'categories-3', 'recent-comments-4']]);
+    $post();
+    shim_query('single', 12, [12]);
+    check('a single post carries them', array_diff(['w-posts', 'w-terms', 'w-comments'], Tags::forCurrentPage()) === [], implode(' ', Tags::forCurrentPage()));
+    shim_query('feed', 0, [12]);
+    check('a feed does not', preg_grep('/^w-/', Tags::forCurrentPage()) === []);
+    $bodies = [];
+    capture($config, $bodies);
+    do_action('transition_post_status', 'publish', 'draft', get_post(12));
+    do_action('shutdown');
+    check('publish: posts and terms lists', array_diff(['alpha-w-posts', 'alpha-w-terms'], $bodies[0]['tags'] ?? []) === [], json_encode($bodies));
+    do_action('pre_post_update', 12, ['post_title' => 'New title', 'post_name' => 'hello-world', 'post_status' => 'publish']);
+    do_action('shutdown');
+    check('retitle: posts lists', in_array('alpha-w-posts', $bodies[1]['tags'] ?? [], true), json_encode($bodies[1] ?? null));
+    do_action('pre_post_update', 12, ['post_title' => '', 'post_name' => 'hello-world', 'post_status' => 'publish', 'post_content' => 'new']);
+    do_action('save_post', 12);
+    do_action('shutdown');
+    check('content edit: no sidebar tag', preg_grep('/-w-/', $bodies[2]['tags'] ?? []) === [], json_encode($bodies[2] ?? null));
+    do_action('edited_term', 3, 3, 'category');
+    do_action('shutdown');
+    check('term: terms lists', in_array('alpha-w-terms', $bodies[3]['tags'] ?? [], true), json_encode($bodies[3] ?? null));
+});
+
 // ---- Comments: held and spam purge nothing; approved ones only the post's page ----
 
 test('regression: a held or spam comment purges nothing (was the post\'s full set, home included)', function () use ($config, $post) {
@@ -507,7 +557,7 @@ test('approving or unapproving a comment purges the post\'s page, its comment fe
     $b = $bodies[0] ?? [];
     check('post page', in_array('https://alpha.farm.test/hello-world/', $b['urls'] ?? [], true), json_encode($b));
     check('comment feeds', in_array('https://alpha.farm.test/hello-world/feed/', $b['urls'] ?? [], true) && in_array('https://alpha.farm.test/comments/feed/', $b['urls'] ?? [], true), json_encode($b));
-    check('tag', ($b['tags'] ?? []) === ['alpha-p-12'], json_encode($b));
+    check('tags: the post (lists showing its comment count), sidebars listing recent comments', ($b['tags'] ?? []) === ['alpha-p-12', 'alpha-w-comments'], json_encode($b));
     check('not the home page', !in_array('https://alpha.farm.test/', $b['urls'] ?? [], true), json_encode($b));
     do_action('transition_comment_status', 'unapproved', 'approved', get_comment(99));
     do_action('shutdown');

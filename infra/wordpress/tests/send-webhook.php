@@ -13,7 +13,7 @@ declare(strict_types=1);
 
 require __DIR__ . '/wp-shims.php';
 $plugin = __DIR__ . '/../mu-plugins/farm-cache-purge';
-foreach (['Config', 'Signer', 'UrlSet', 'Tags', 'Client', 'Plugin'] as $f) {
+foreach (['Config', 'Signer', 'UrlSet', 'Widgets', 'Tags', 'Client', 'Plugin'] as $f) {
     require_once "$plugin/$f.php";
 }
 

@@ -125,6 +125,15 @@ final class Plugin
                 $shownInNavigation = true;
             }
         }
+        $listed = false; // what a recent-posts or archives sidebar prints of a post
+        foreach (['post_title', 'post_name', 'post_date'] as $field) {
+            if (array_key_exists($field, $data) && (string) $data[$field] !== (string) $old->$field) {
+                $listed = true;
+            }
+        }
+        if ($listed && $old->post_type === 'post') {
+            $this->addTags(['w-posts']);
+        }
         if (($shownInNavigation || $wasPublic !== $isPublic) && self::inNavigation($old)) {
             $this->all = true;
         }
@@ -158,6 +167,10 @@ final class Plugin
         }
         if (($new !== 'publish' && $old !== 'publish') || !self::isPublicType($post)) {
             return;
+        }
+        if ($post->post_type === 'post') {
+            // Sidebars listing recent posts, archives and categories (with their counts) change.
+            $this->addTags(['w-posts', 'w-terms']);
         }
         if ($new === 'publish') {
             $this->addPost($post);
@@ -281,7 +294,7 @@ final class Plugin
         if ($post instanceof \WP_Post && $post->post_status === 'publish' && self::isPublicType($post)) {
             // The post's page and comment feeds; lists showing its comment count carry its tag.
             $this->addUrls(UrlSet::forComment($post));
-            $this->addTags(['p-' . (int) $post->ID]);
+            $this->addTags(['p-' . (int) $post->ID, 'w-comments']);
         }
     }
 

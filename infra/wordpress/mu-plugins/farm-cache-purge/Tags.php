@@ -17,6 +17,10 @@ namespace FarmCachePurge;
  * | `an-ID`   | pages that print the author's name: posts, lists   | a change of the user only        |
  * | `home`    | the front page and the posts page                  | any post change                  |
  * | `feed`    | feeds                                              | any post change                  |
+ * | `w-posts` | pages whose sidebar lists posts (recent, archives) | a post published, unpublished,   |
+ * |           |                                                    | retitled (Widgets.php)           |
+ * | `w-terms` | pages whose sidebar lists categories or tags       | a term change, a post published  |
+ * | `w-comments` | pages whose sidebar lists recent comments       | an approved comment              |
  *
  * The name tags (`tn-`, `an-`) are separate from the archive tags so that editing one post does
  * not purge every other post in its category: a post change sends `t-`, a rename sends both.
@@ -51,7 +55,7 @@ final class Tags
     /** Tags a term change (rename, slug, description, deletion) purges. @return list<string> */
     public static function forTerm(int $termId): array
     {
-        return ['t-' . $termId, 'tn-' . $termId];
+        return ['t-' . $termId, 'tn-' . $termId, 'w-terms'];
     }
 
     /** Tags an author change (display name, slug) purges. @return list<string> */
@@ -96,6 +100,10 @@ final class Tags
             if (!is_singular() && $p instanceof \WP_Post) {
                 $shown[] = $p;
             }
+        }
+        if (!is_feed()) {
+            // Every page shows the sidebars; feeds do not.
+            array_push($tags, ...Widgets::forSite());
         }
         $names = [];
         foreach ($shown as $p) {
