@@ -206,10 +206,14 @@ describe('mu-plugin on real WordPress (Debian wordpress, php-cli, mariadbd, the 
     expect(r.log.join('\n')).toMatch(/purge accepted as job \d+-\d+/);
   });
 
-  it('cannot send without a secret: a log line names the setting, nothing is sent', async () => {
+  it('cannot send without a secret: a log line names the setting, administrators see a notice, nothing is sent', async () => {
     const r = await wp('edit-post', seed.post, { secret: false });
     expect(r.added).toEqual([]);
     expect(r.log.join('\n')).toMatch(/cannot send a purge \(no webhook secret: define FARM_PURGE_SECRET/);
+    const notice = await wp('admin-notice', 0, { secret: false });
+    expect(notice.out.admin).toMatch(/notice-error.*cannot send purges.*FARM_PURGE_SECRET/s);
+    expect(notice.out.subscriber).toBe('');
+    expect((await wp('admin-notice')).out.admin).toBe(''); // configured: no notice
   });
 
   it("regression: a single post carries its category's name tag, and renaming the category sends it (old and new archive)", async () => {

@@ -148,6 +148,17 @@ switch (WPT_ACTION) {
         global $wp_rewrite;
         $wp_rewrite->set_permalink_structure('/%year%/%postname%/');
         break;
+    case 'admin-notice':
+        // An administrator's admin page (user 1), then a subscriber's: what admin_notices prints.
+        $notice = static function (int $user): string {
+            wp_set_current_user($user);
+            ob_start();
+            do_action('admin_notices');
+            return (string) ob_get_clean();
+        };
+        $subscriber = wp_insert_user(['user_login' => 'sub' . bin2hex(random_bytes(3)), 'user_pass' => 'subscriber-password', 'role' => 'subscriber']);
+        $out = ['admin' => $notice(1), 'subscriber' => $notice($subscriber)];
+        break;
     case 'retry-due':
         // What WP-cron does with a due event: unschedule it, then run its hook.
         $next = wp_next_scheduled(FarmCachePurge\Client::RETRY_SOON);
