@@ -12,6 +12,7 @@ import {
   parseHostMapIndex,
   parseHostMapShard,
   routeHost,
+  routeHostIn,
   shardOf,
 } from './host-map.ts';
 import { hostMapBulk } from './publish-host-map.ts';
@@ -119,6 +120,17 @@ describe('sharded host map', () => {
     for (const [host] of whole.byHost) {
       const url = new URL(`https://${host.toUpperCase()}:443/p/?q=1`);
       expect(routeHost(shardFor(host), url)).toEqual(routeHost(whole, url));
+    }
+    // routeHostIn: the worker's lookup over loaded shards, the host normalised once.
+    const loaded = new Map<number, ReturnType<typeof parseHostMapShard>>();
+    const mapFor = (h: string) => {
+      const n = shardOf(h, index.shards);
+      if (!loaded.has(n)) loaded.set(n, shardFor(h));
+      return loaded.get(n);
+    };
+    for (const [host] of whole.byHost) {
+      const url = new URL(`http://${host}./x`);
+      expect(routeHostIn(mapFor, url)).toEqual(routeHost(whole, url));
     }
     const unknown = new URL('https://nobody.example.test/');
     expect(routeHost(shardFor('nobody.example.test'), unknown)).toEqual({

@@ -211,8 +211,16 @@ export type HostRoute =
 
 /** Resolves a request URL's host against the map, applying the site's alias policy. */
 export function routeHost(map: HostMap, url: URL): HostRoute {
+  return routeHostIn(() => map, url);
+}
+
+/**
+ * routeHost over a map chosen by the normalised host (the sharded layout: the host's shard),
+ * normalising the host once; `mapFor` returning undefined routes the host as unknown.
+ */
+export function routeHostIn(mapFor: (host: string) => HostMap | undefined, url: URL): HostRoute {
   const host = normaliseRequestHost(url.host);
-  const entry = host ? map.byHost.get(host) : undefined;
+  const entry = host ? mapFor(host)?.byHost.get(host) : undefined;
   if (!host || !entry) return { kind: 'unknown', host };
   if (entry.alias && entry.site.policy.aliasMode === 'redirect') {
     const location = `${url.protocol}//${entry.site.host}${url.pathname}${url.search}`;

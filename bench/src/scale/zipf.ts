@@ -31,3 +31,34 @@ export function zipfSampler(n: number, s: number, seed = 1): () => number {
     return lo;
   };
 }
+
+/**
+ * Steady-state hit rate of a TTL cache (Varnish with `htmlTtl`) under independent Zipf requests:
+ * `sites` sites (exponent sSites) × `pages` pages each (sPages), `rps` requests per second in all.
+ * A page requested at λ/s misses once per TTL and hits λ·ttl times in between, so its hit ratio
+ * is λ·ttl / (1 + λ·ttl) (the TTL-cache approximation of Fofack et al., "Analysis of TTL-based
+ * cache networks", 2012, with Poisson arrivals); the total weighs each page by its traffic.
+ */
+export function ttlHitRate(
+  sites: number,
+  pages: number,
+  sSites: number,
+  sPages: number,
+  rps: number,
+  ttl: number,
+): number {
+  const weights = (n: number, s: number) => {
+    const w = Float64Array.from({ length: n }, (_, k) => 1 / (k + 1) ** s);
+    const sum = w.reduce((a, b) => a + b, 0);
+    return w.map((x) => x / sum);
+  };
+  const ps = weights(sites, sSites);
+  const pp = weights(pages, sPages);
+  let hit = 0;
+  for (const a of ps)
+    for (const b of pp) {
+      const lt = a * b * rps * ttl;
+      hit += a * b * (lt / (1 + lt));
+    }
+  return hit;
+}
