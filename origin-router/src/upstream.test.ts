@@ -321,6 +321,19 @@ describe('UpstreamPool framing (raw server)', () => {
     expect(s.accepted()).toBe(1);
   });
 
+  it("a response's trailers never become the next response's headers on the connection", async () => {
+    // llhttp hands trailers over through the same callback as the fields of a long head.
+    const s = await rawServer((socket) =>
+      socket.write(
+        'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nx-trailer: t\r\n\r\n',
+      ),
+    );
+    const p = pool(s.origin);
+    await send(p);
+    expect((await send(p)).headers).toEqual(['transfer-encoding', 'chunked']);
+    expect(s.accepted()).toBe(1);
+  });
+
   it('rejects malformed responses with UPSTREAM_BAD_RESPONSE', async () => {
     const replies = [
       'HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd',

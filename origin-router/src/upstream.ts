@@ -529,6 +529,8 @@ export class UpstreamPool {
   }
 
   onMessageComplete(c: Conn): void {
+    // Trailers arrive as header fields at the end: not forwarded, and not the next head's.
+    c.headerParts = undefined;
     if (c.interim) {
       c.interim = false;
       return;
