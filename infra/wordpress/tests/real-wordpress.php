@@ -159,16 +159,20 @@ switch (WPT_ACTION) {
         $subscriber = wp_insert_user(['user_login' => 'sub' . bin2hex(random_bytes(3)), 'user_pass' => 'subscriber-password', 'role' => 'subscriber']);
         $out = ['admin' => $notice(1), 'subscriber' => $notice($subscriber)];
         break;
-    case 'retry-due':
-        // What WP-cron does with a due event: unschedule it, then run its hook.
+    case 'age-retry':
+        // The short retry, moved to now: what the passing of its delay does. This request only
+        // moves the clock; the plugin's shutdown (which would run the due retry) is taken off.
+        remove_all_actions('shutdown');
         $next = wp_next_scheduled(FarmCachePurge\Client::RETRY_SOON);
         $out['retryIn'] = $next === false ? null : $next - time();
         if ($next !== false) {
             wp_unschedule_event($next, FarmCachePurge\Client::RETRY_SOON);
-            do_action(FarmCachePurge\Client::RETRY_SOON);
+            wp_schedule_single_event(time() - 1, FarmCachePurge\Client::RETRY_SOON);
         }
+        break;
+    case 'queue':
         $queue = get_option(FarmCachePurge\Client::OPTION, []);
-        $out['queued'] = count($queue['items'] ?? []);
+        $out = ['queued' => count($queue['items'] ?? []), 'retry' => wp_next_scheduled(FarmCachePurge\Client::RETRY_SOON)];
         break;
     default:
         fwrite(STDERR, "unknown action " . WPT_ACTION . "\n");

@@ -654,6 +654,23 @@ test('a purge queued by another request while the retry is sending is kept, not 
     check('its retry is scheduled', is_int(wp_next_scheduled(Client::RETRY_SOON)));
 });
 
+test('regression: a due retry runs from any request that reaches PHP, when WP-cron\'s loopback never comes', function () use ($config, $post) {
+    $status = 0;
+    $bodies = [];
+    $p = capture($config, $bodies, $status);
+    $post();
+    do_action('save_post', 12);
+    do_action('shutdown'); // purger down: queued, retry scheduled
+    $status = 202;
+    do_action('shutdown'); // a page load before the retry is due: nothing
+    check('not before it is due', count($bodies) === 1 && count(get_option(Client::OPTION)['items'] ?? []) === 1);
+    $GLOBALS['shim']['scheduled'][Client::RETRY_SOON] = time() - 1; // the retry is now due
+    do_action('shutdown'); // a visitor's page load, no edit
+    check('delivered by a page load', count($bodies) === 2 && get_option(Client::OPTION) === [], json_encode(get_option(Client::OPTION)));
+    check('same event as the first attempt', ($bodies[0]['event'] ?? 'a') === ($bodies[1]['event'] ?? 'b'));
+    check('nothing left scheduled', wp_next_scheduled(Client::RETRY_SOON) === false);
+});
+
 test('backoff: 10 s after a blip, half the outage so far, never over 50 s', function () {
     foreach ([[0, 10], [5, 10], [30, 15], [80, 40], [100, 50], [86400, 50], [-5, 10]] as [$age, $want]) {
         check("backoff($age)", Client::backoff($age) === $want, (string) Client::backoff($age));

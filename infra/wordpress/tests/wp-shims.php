@@ -120,6 +120,14 @@ function wp_schedule_single_event(int $t, string $hook): bool
     $GLOBALS['shim']['scheduled'][$hook] = $t;
     return true;
 }
+function wp_unschedule_event(int $t, string $hook): bool
+{
+    if (($GLOBALS['shim']['scheduled'][$hook] ?? null) !== $t) {
+        return false;
+    }
+    unset($GLOBALS['shim']['scheduled'][$hook]);
+    return true;
+}
 function wp_clear_scheduled_hook(string $hook): int
 {
     $had = isset($GLOBALS['shim']['scheduled'][$hook]);

@@ -379,7 +379,11 @@ final class Plugin
         $this->urls = $this->tags = [];
         $this->all = false;
         // While WordPress installs nothing is cached yet, and the options table may not exist.
-        if ($purge === null || self::installing()) {
+        if (self::installing()) {
+            return;
+        }
+        if ($purge === null) {
+            $this->retryIfDue();
             return;
         }
         if (!$this->config->canSend()) {
@@ -393,6 +397,29 @@ final class Plugin
         if ($this->client->send($purge) === 202) {
             $this->client->retryQueued();
         }
+    }
+
+    /**
+     * Runs the short retry once it is due, from any request that reaches PHP. WP-cron runs it only
+     * if its loopback request to the site's own URL gets through, which behind an edge and a load
+     * balancer it may not (or not at all with DISABLE_WP_CRON and no system cron).
+     */
+    private function retryIfDue(): void
+    {
+        if (!function_exists('wp_next_scheduled') || !$this->config->canSend()) {
+            return;
+        }
+        $due = wp_next_scheduled(Client::RETRY_SOON);
+        if ($due === false || $due > time()) {
+            return;
+        }
+        // Taken off the schedule first, as WP-cron does, so concurrent requests rarely both run it
+        // (when they do, the event ids make the second delivery a duplicate the purger ignores).
+        wp_unschedule_event($due, Client::RETRY_SOON);
+        if (function_exists('fastcgi_finish_request')) {
+            fastcgi_finish_request();
+        }
+        $this->client->retryQueued();
     }
 
     /** For administrators, on every admin page while the plugin cannot send: what to set. */
