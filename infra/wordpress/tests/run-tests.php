@@ -438,6 +438,13 @@ test('block-theme navigation, templates and global styles (not public types) pur
         check("$type: site-wide", ($bodies[0]['all'] ?? false) === true, json_encode($bodies));
         shim_reset();
     }
+    $bodies = [];
+    capture($config, $bodies);
+    shim_add_post(new WP_Post(['ID' => 310, 'post_type' => 'wp_template', 'post_status' => 'auto-draft']));
+    do_action('save_post', 310);
+    do_action('transition_post_status', 'auto-draft', 'new', get_post(310));
+    do_action('shutdown');
+    check('a draft template: nothing', $bodies === [], json_encode($bodies));
 });
 
 test('a page renamed under a block theme (its navigation lists pages) or linked from a menu purges the whole site; under a classic theme only its own URLs', function () use ($config) {

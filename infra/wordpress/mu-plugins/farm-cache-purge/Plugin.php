@@ -60,8 +60,8 @@ final class Plugin
         add_action('save_post', [$this, 'onPost'], 99, 1);
         add_action('transition_post_status', [$this, 'onTransition'], 99, 3);
         // Comments: only those visitors see (approved) change a page. A held or spam comment,
-        // and its trashing or deletion, purge nothing.
-        // The REST API and importers insert with wp_insert_comment() alone (no comment_post).
+        // and its trashing or deletion, purge nothing. The REST API and importers insert with
+        // wp_insert_comment() alone (no comment_post), hence both hooks.
         add_action('comment_post', [$this, 'onNewComment'], 99, 2);
         add_action('wp_insert_comment', [$this, 'onInsertedComment'], 99, 2);
         add_action('edit_comment', [$this, 'onEditComment'], 99, 1);
@@ -110,7 +110,8 @@ final class Plugin
             return;
         }
         if (in_array($old->post_type, self::SITE_WIDE_TYPES, true)) {
-            $this->all = true;
+            // Published (in use) before or after: a draft template or auto-draft styles show nowhere.
+            $this->all = $this->all || $old->post_status === 'publish' || ($data['post_status'] ?? '') === 'publish';
             return;
         }
         $this->onPost($old);
@@ -146,7 +147,7 @@ final class Plugin
             return;
         }
         if (in_array($post->post_type, self::SITE_WIDE_TYPES, true)) {
-            $this->all = true;
+            $this->all = $this->all || $post->post_status === 'publish';
             return;
         }
         // Only a published post has public URLs; drafts are not cached, and a post that left
@@ -161,11 +162,14 @@ final class Plugin
         if ($new === $old || wp_is_post_revision($post)) {
             return;
         }
+        if ($new !== 'publish' && $old !== 'publish') {
+            return;
+        }
         if (in_array($post->post_type, self::SITE_WIDE_TYPES, true)) {
             $this->all = true;
             return;
         }
-        if (($new !== 'publish' && $old !== 'publish') || !self::isPublicType($post)) {
+        if (!self::isPublicType($post)) {
             return;
         }
         if ($post->post_type === 'post') {
