@@ -426,6 +426,14 @@ test('site title, tagline, widgets, theme settings and permalinks purge the whol
     }
     do_action('shutdown');
     check('unrelated options: nothing', $bodies === [], json_encode($bodies));
+    // WP_Widget::get_settings() adds each widget's empty settings on a page load that lacks them.
+    do_action('added_option', 'widget_recent-posts', []);
+    do_action('added_option', 'widget_block', ['_multiwidget' => 1]);
+    do_action('shutdown');
+    check('empty widget settings created on a page load: nothing', $bodies === [], json_encode($bodies));
+    do_action('added_option', 'widget_text', [2 => ['text' => 'hello'], '_multiwidget' => 1]);
+    do_action('shutdown');
+    check('a widget added with settings: site-wide', ($bodies[0]['all'] ?? false) === true, json_encode($bodies));
 });
 
 test('block-theme navigation, templates and global styles (not public types) purge the whole site', function () use ($config) {

@@ -74,7 +74,7 @@ final class Plugin
         }
         add_action('profile_update', [$this, 'onProfileUpdate'], 99, 2);
         add_action('updated_option', [$this, 'onOption'], 99, 1);
-        add_action('added_option', [$this, 'onOption'], 99, 1);
+        add_action('added_option', [$this, 'onAddedOption'], 99, 2);
         foreach (['switch_theme', 'customize_save_after', 'wp_update_nav_menu', 'wp_update_nav_menu_item', 'wp_delete_nav_menu'] as $hook) {
             add_action($hook, [$this, 'purgeAll'], 99, 0);
         }
@@ -278,6 +278,18 @@ final class Plugin
                 $this->all = true;
                 return;
             }
+        }
+    }
+
+    /**
+     * An option created. WordPress creates each registered widget's settings, empty, on the first
+     * request that lacks them (WP_Widget::get_settings), front end included: that shows nothing.
+     */
+    public function onAddedOption(string $option, mixed $value = null): void
+    {
+        $empty = $value === null || $value === '' || $value === [] || $value === ['_multiwidget' => 1];
+        if (!$empty) {
+            $this->onOption($option);
         }
     }
 
