@@ -119,7 +119,7 @@ define('FARM_PURGE_SECRET_FILE', ${phpString(o.secretFile)});
 }
 
 /** The shared wp-config.php of the farm's WordPress tree: picks the site from the pool's FARM_WP_SITE. */
-function coreConfig(root: string, sitesDir: string, emptyDir: string): string {
+function coreConfig(muDir: string, sitesDir: string, emptyDir: string): string {
   return `<?php
 // The local farm's wp-config.php (generated). One WordPress tree serves every site: each php-fpm
 // pool sets FARM_WP_SITE (env[] survives clear_env), which picks the site's own settings.
@@ -134,7 +134,7 @@ define('DB_COLLATE', '');
 $table_prefix = 'wp_';
 // The mu-plugin from the repository, outside wp-content, the way the image loads it
 // (infra/docker/wp-config.php); left out while the farm installs and seeds.
-define('WPMU_PLUGIN_DIR', getenv('FARM_WP_SEEDING') ? ${phpString(emptyDir)} : ${phpString(join(root, 'infra/wordpress/mu-plugins'))});
+define('WPMU_PLUGIN_DIR', getenv('FARM_WP_SEEDING') ? ${phpString(emptyDir)} : ${phpString(muDir)});
 define('WPMU_PLUGIN_URL', '/wpfarm-mu-plugins');
 // Application passwords need TLS or a local environment; the farm is local.
 define('WP_ENVIRONMENT_TYPE', 'local');
@@ -166,7 +166,7 @@ function nginxServer(o: {
   site: RegistrySite;
   core: string;
   sock: string;
-  root: string;
+  muDir: string;
 }): string {
   return `  server {
     listen 127.0.0.1:${o.port};
@@ -180,7 +180,7 @@ function nginxServer(o: {
     real_ip_header X-Forwarded-For;
     real_ip_recursive on;
     location = /__nginx/health { access_log off; return 200 "ok\\n"; }
-    location ^~ /wpfarm-mu-plugins/ { alias ${join(o.root, 'infra/wordpress/mu-plugins')}/; }
+    location ^~ /wpfarm-mu-plugins/ { alias ${o.muDir}/; }
     location / { try_files $uri $uri/ /index.php?$args; }
     location ~ \\.php$ {
       try_files $uri =404;
@@ -289,7 +289,10 @@ export const wordpressFarm: FarmComponent[] = [
       mkdirSync(emptyDir, { recursive: true });
       mkdirSync(join(base, 'nginx', 'tmp'), { recursive: true });
       await layCore(core);
-      writeFileSync(join(core, 'wp-config.php'), coreConfig(ctx.root, sitesDir, emptyDir));
+      // FARM_WP_MU_PLUGINS: another mu-plugins folder (e.g. an older release, to compare); default
+      // the repository's, the files the image ships.
+      const muDir = ctx.env().FARM_WP_MU_PLUGINS || join(ctx.root, 'infra/wordpress/mu-plugins');
+      writeFileSync(join(core, 'wp-config.php'), coreConfig(muDir, sitesDir, emptyDir));
 
       const port = ctx.port('origin') + WORDPRESS_PORT_OFFSET;
       const socket = join(ctx.runDir, 'galera', 'node-1', 'mysqld.sock');
@@ -387,7 +390,7 @@ http {
   fastcgi_temp_path ${nginxDir}/tmp/fastcgi;
   uwsgi_temp_path ${nginxDir}/tmp/uwsgi;
   scgi_temp_path ${nginxDir}/tmp/scgi;
-${sites.map((site) => nginxServer({ port, site, core, sock: join(fpmDir, `${site.id}.sock`), root: ctx.root })).join('')}}
+${sites.map((site) => nginxServer({ port, site, core, sock: join(fpmDir, `${site.id}.sock`), muDir })).join('')}}
 `,
       );
       await ctx.start({
