@@ -28,7 +28,12 @@ export interface Outcome {
   /** The connection would serve the next request (checked after every byte arrived, before close). */
   kept: boolean;
   detail: string;
+  /** Router only, on a kept connection: what the next request on it got (`200 Content-Length:6 second` when clean). */
+  next?: string;
 }
+
+/** What the upstream answers a second request on the same connection. */
+const NEXT_RESPONSE = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond', 'latin1');
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
@@ -57,8 +62,17 @@ class CannedSocket extends Duplex {
     // The pool waits for `connect` as from a net.Socket; node:http writes at once.
     process.nextTick(() => this.emit('connect'));
   }
-  override _write(_chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (!this.answered) {
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.answered) {
+      if (!chunk.toString('latin1').startsWith('GET /next ')) {
+        cb();
+        return;
+      }
+      // A second request on this connection (the pool kept it): a clean response of its own.
+      setImmediate(() => {
+        if (!this.destroyed) this.push(NEXT_RESPONSE);
+      });
+    } else {
       this.answered = true;
       setImmediate(async () => {
         for (const p of this.parts) {
@@ -187,12 +201,38 @@ export async function router(c: Case, opts: Partial<PoolOptions> = {}): Promise<
   await sock!.delivered;
   await settle();
   o.kept = completed && !sock!.destroyed && pool.size === 1;
+  if (o.kept) o.next = await nextOnSameConnection(pool);
   sock!.close();
   await Promise.race([done, settle()]);
   await settle();
   o.kind = completed && !failed ? 'ok' : 'error';
   await pool.close();
   return o;
+}
+
+/** A second exchange on a kept connection: nothing of the first response may leak into it. */
+function nextOnSameConnection(pool: UpstreamPool): Promise<string> {
+  return new Promise((resolve) => {
+    let status = 0;
+    let fields: string[] = [];
+    let body = '';
+    pool.dispatch(
+      { method: 'GET', path: '/next', headers: ['host', 'upstream.test'], body: null },
+      {
+        onConnect() {},
+        onHeaders(s, h) {
+          status = s;
+          fields = h;
+        },
+        onData(chunk) {
+          body += chunk.toString('latin1');
+          return true;
+        },
+        onComplete: () => resolve(`${status} ${fields.join(':')} ${body}`),
+        onError: (err) => resolve(`error ${(err as NodeJS.ErrnoException).code ?? err.message}`),
+      },
+    );
+  });
 }
 
 /**
@@ -208,6 +248,8 @@ export function verdict(ref: Outcome, got: Outcome): string | undefined {
     if (JSON.stringify(got.headers) !== JSON.stringify(ref.headers)) return 'headers differ';
   }
   if (got.kept && !ref.kept) return 'router kept a connection node:http would not reuse';
+  if (got.kept && got.next !== '200 Content-Length:6 second')
+    return `the next request on the kept connection got ${got.next}`;
   return undefined;
 }
 
