@@ -57,9 +57,9 @@ async function edgePhase(ctx: BenchContext, out: Record<string, number>) {
   const coldRuns = ctx.quick ? 3 : 7;
   for (const layout of ['document', 'sharded'] as const) {
     for (const sites of [...SIZES, BIG]) {
-      ctx.log(`edge: ${layout} layout, ${sites} sites: cold isolate ×${sites === BIG ? 1 : coldRuns} ...`);
+      ctx.log(`edge: ${layout} layout, ${sites} sites: cold isolate ×${coldRuns} ...`);
       const cold: { ms: number; valueBytes: number; heapMb: number }[] = [];
-      for (let i = 0; i < (sites === BIG ? 1 : coldRuns); i++)
+      for (let i = 0; i < coldRuns; i++)
         cold.push(await node(ctx, ['--expose-gc', tool, JSON.stringify({ sites, layout, mode: 'cold' })]));
       out[`edge_cold_ms_${layout}_${sites}`] = r2(median(cold.map((c) => c.ms)));
       out[`edge_kv_read_kb_${layout}_${sites}`] = Math.round((cold[0]?.valueBytes ?? 0) / 1024);
@@ -157,7 +157,7 @@ async function routerPhase(ctx: BenchContext, out: Record<string, number>, varni
       return Number(/router_registry_reloads_total\{[^}]*result="ok"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
     };
     const seconds = ctx.quick ? 6 : 16;
-    const rounds = ctx.quick ? 2 : 3;
+    const rounds = 3;
     // Every size runs in each round, order rotated, best req/s kept: the machine is shared, and
     // interference only ever slows a run down. Failures and reloads add up over every round.
     for (let round = 0; round < rounds; round++) {
@@ -341,7 +341,7 @@ async function varnishPhase(
   const tool = join(ctx.root, 'bench/src/scale/traffic.ts');
   const sites = 5000;
   const pages = 1000;
-  const requests = ctx.quick ? 20_000 : 100_000;
+  const requests = ctx.quick ? 15_000 : 100_000;
   type Traffic = { ok: number; errors: number; non2xx: number; hits: number; misses: number; rps: number };
   ctx.log(`varnish: ${requests} GETs over ${sites} sites × ${pages} pages (Zipf) to fill the cache ...`);
   await node<Traffic>(ctx, [
@@ -453,7 +453,7 @@ const bench: Benchmark = {
       await nginx.stop();
     }
     await phase('cache-purger', (out) => purgerPhase(ctx, out));
-    const dbSites = ctx.quick ? 50 : 5000;
+    const dbSites = ctx.quick ? 20 : 5000;
     await phase('mariadb', async (out) => {
       const m = await measureSchemas({ sites: dbSites, dir: join(ctx.dir, 'mariadb'), log: ctx.log });
       for (const [k, v] of Object.entries(m)) if (k !== 'sites') out[`mariadb_${k}_${dbSites}`] = v;
@@ -498,7 +498,7 @@ const bench: Benchmark = {
         'Registries: scale/registry.ts (0–3 aliases per site, 2.5 hosts per site on average; a fifth WooCommerce, half serving aliases, some XML-RPC/REST/extra cookies).',
         "edge_*: Node's V8 (the engine workerd embeds), one fresh process per cold run (median), warm = best of 5 passes over Zipf-popular hosts; sharded = the layout in edge-worker/src/host-map.ts (index + one shard per cold read).",
         'edge at 50,000: the schema refuses more than 10,000 sites in one document (REGISTRY_LIMITS), so scale/registry.ts validates 50,000 in chunks of 10,000.',
-        "origin-router: the front role over one Varnish (16 KB page hit), one host, 50 connections; the registry file rewritten (atomic rename) every 5 s from 0.5 s on; router_reloads_ok_* counts the router's own reloads (debounced).",
+        "origin-router: the front role over one Varnish (16 KB page hit), one host, 50 connections, best of 3 rounds per size, order rotated; the registry file rewritten (atomic rename) every 5 s from 0.5 s on; router_reloads_ok_* counts the router's own reloads (debounced).",
         "cache-purger: every site's secret as a file in WEBHOOK_SECRETS_DIR (read once at start); intake = signed webhooks accepted (202) per second, 50 connections, one site.",
         `varnish: one node, malloc 1 GB, 16 KB pages; Zipf over 5,000 sites (s = 1) × 1,000 pages (s = 0.8); hit rate of the second pass (no expiry within the run). Bans: ${CHANGES_PER_SITE_DAY} post changes per site per day × ${URLS_PER_CHANGE} URL bans each (x-host + x-url, lurker-friendly), ${ctx.quick ? 'half an hour' : 'one day'} of them sent as fast as Varnish accepts, then the lurker's tests/s while it works through them; varnish_lurker_max_objects_at_day_rate = tests/s ÷ the day's bans/s (each ban is tested against every object once); ban_lurker_age 5 s (production: 60 s).`,
         `mariadb: one Galera node (wsrep on, one-node cluster), ${dbSites} WordPress databases of 12 tables; server defaults but innodb_flush_log_at_trx_commit=2.`,
