@@ -359,6 +359,31 @@ describe('UpstreamPool framing (raw server)', () => {
     expect(await code(send(pool(stall.origin, { bodyTimeoutMs: 100 })))).toBe('UPSTREAM_BODY_TIMEOUT');
   });
 
+  it('a handler that throws on a bad response or a timeout fails its exchange only; the pool serves on', async () => {
+    const bad = await rawServer((socket) => socket.write('HTTP/1.1 200 OK\r\nx-a: \x01\r\n\r\n'));
+    const silent = await rawServer(() => {});
+    const throwing = (p: UpstreamPool) =>
+      new Promise<void>((resolve) =>
+        p.dispatch(
+          { method: 'GET', path: '/', headers: ['host', 'a'], body: null },
+          {
+            onConnect() {},
+            onHeaders() {},
+            onData: () => true,
+            onComplete() {},
+            onError() {
+              setTimeout(resolve, 20);
+              throw new Error('handler bug');
+            },
+          },
+        ),
+      );
+    await throwing(pool(bad.origin));
+    await throwing(pool(silent.origin, { headersTimeoutMs: 50 }));
+    const fine = await rawServer((socket) => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'));
+    expect((await send(pool(fine.origin))).body).toBe('ok');
+  });
+
   it('passes the socket error code of a refused connection', async () => {
     const s = await rawServer(() => {});
     const origin = s.origin;

@@ -656,7 +656,12 @@ export class UpstreamPool {
 
   private fail(ex: Exchange, err: Error): void {
     if (ex.done) return;
-    ex.end().onError(err);
+    try {
+      ex.end().onError(err);
+    } catch {
+      // Called from timers and socket events too: a handler's own failure must not reach the
+      // event loop (it would end the process, every site with it). Its exchange is over already.
+    }
   }
 
   private ensureSweeper(): void {
