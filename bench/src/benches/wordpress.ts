@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startProcess } from '@wpfarm/common/process/managed';
+import { freePort, startProcess } from '@wpfarm/common/process/managed';
+import { freeFarmBase } from '@wpfarm/common/testing/farm-ports';
 import { rawRequest } from '@wpfarm/common/testing/http';
 import { measure, ratio } from '../load.ts';
 import type { Benchmark } from '../types.ts';
@@ -38,7 +39,7 @@ const bench: Benchmark = {
   async run(ctx) {
     const cli = join(ctx.root, 'infra/local-farm/cli.ts');
     const runDir = join(ctx.dir, 'farm');
-    const basePort = 27000 + Math.floor(Math.random() * 40) * 200;
+    const basePort = await freeFarmBase();
     const farmArgs = [`--run-dir=${runDir}`];
     ctx.log('starting the local farm with real WordPress (1 Galera node, site alpha) ...');
     // FARM_CLOUDFLARE=0: the purger's edge purges wait behind the Cloudflare stand-in's free-plan
@@ -80,7 +81,7 @@ const bench: Benchmark = {
       const fdir = join(ctx.dir, 'fastcgi-cache');
       mkdirSync(join(fdir, 'tmp'), { recursive: true });
       mkdirSync(join(fdir, 'cache'), { recursive: true });
-      const fport = basePort + 95;
+      const fport = await freePort();
       const core = join(runDir, 'wordpress/core');
       const sock = join(runDir, 'wordpress/php-fpm/alpha.sock');
       writeFileSync(
