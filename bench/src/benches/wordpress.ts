@@ -199,23 +199,31 @@ http {
       }[];
       const path = new URL(post[0]?.link ?? `http://${host}/`).pathname;
       const anonPath = `${path}?utm_source=newsletter&utm_medium=email`;
-      const targets = {
-        farm: edge,
-        fastcgi_cache: `http://127.0.0.1:${fport}`,
-        uncached: creds.origin,
-      } as const;
+      // farm_origin: the same farm behind its edge (router front → Varnish → ...), the part that
+      // runs on the farm's machines when Cloudflare is the edge; it needs the edge's key.
+      const edgeKey =
+        /^EDGE_AUTH_KEYS=([^,\n]+)/m.exec(readFileSync(join(runDir, 'secrets.env'), 'utf8'))?.[1] ?? '';
+      const targets: Record<string, { base: string; headers: Record<string, string> }> = {
+        farm: { base: edge, headers: { host } },
+        farm_origin: {
+          base: `http://127.0.0.1:${basePort + 40}`,
+          headers: { host, 'x-edge-auth': edgeKey, 'x-edge-host': host },
+        },
+        fastcgi_cache: { base: `http://127.0.0.1:${fport}`, headers: { host } },
+        uncached: { base: creds.origin, headers: { host } },
+      };
       const figures: Record<string, number> = {};
       for (let i = 0; i < 3; i++) await rawRequest(`${edge}${anonPath}`, { headers: { host } });
       const probe = await rawRequest(`${edge}${anonPath}`, { headers: { host } });
       notes.push(
         `farm anonymous before the load: edge ${probe.headers['x-edge-cache']} (${probe.headers['x-edge-cache-reason']})`,
       );
-      for (const [name, base] of Object.entries(targets)) {
+      for (const [name, { base, headers }] of Object.entries(targets)) {
         await ctx.phase(`${name}-anonymous`, async () => {
           ctx.log(`${name}: anonymous ${anonPath} ...`);
           const f = await measure({
             url: `${base}${anonPath}`,
-            headers: { host },
+            headers,
             connections: name === 'uncached' ? 8 : 32,
             seconds: ctx.seconds,
             warmupSeconds: 1,
@@ -229,7 +237,7 @@ http {
           ctx.log(`${name}: logged-in ${path} ...`);
           const f = await measure({
             url: `${base}${path}`,
-            headers: { host, cookie },
+            headers: { ...headers, cookie },
             connections: 8,
             seconds: Math.max(2, Math.round(ctx.seconds / 2)),
           });
@@ -255,13 +263,23 @@ http {
           figures.fastcgi_cache_anonymous_rps ?? 0,
         ),
         farm_vs_fastcgi_cache_mixed: ratio(figures.farm_mixed_rps ?? 0, figures.fastcgi_cache_mixed_rps ?? 0),
+        farm_origin_vs_fastcgi_cache_anonymous: ratio(
+          figures.farm_origin_anonymous_rps ?? 0,
+          figures.fastcgi_cache_anonymous_rps ?? 0,
+        ),
+        farm_origin_vs_uncached_anonymous: ratio(
+          figures.farm_origin_anonymous_rps ?? 0,
+          figures.uncached_anonymous_rps ?? 0,
+        ),
       };
       notes.push(
         `${publishes} publishes through the REST API; freshness = REST call returned → new title on / at the edge (polled every 20 ms)`,
         `fastcgi_cache (TTL 300 s like the site's htmlTtl, no purge): home still stale ${staleFor.toFixed(1)} s after a publish (window ${window} s); it stays stale until the TTL runs out`,
         'all targets share the same php-fpm pool, database and content; the farm path is edge (workerd) → router front → Varnish → router back → nginx → php-fpm, on 2 shared cores with the load generator',
         'mixed = 90 % anonymous / 10 % logged-in, computed from the two runs (not one mixed run)',
+        "farm = at the local edge (workerd on this machine; in production the edge is Cloudflare's); farm_origin = the same path from the router front on (what the farm's own machines serve)",
         "FARM_CLOUDFLARE=0: with the Cloudflare stand-in on its free plan, the purger holds edge purges behind Cloudflare's 5-calls-a-minute bucket",
+        'FARM_TELEMETRY=0: no tracing in the farm for this run (the local farm otherwise traces every request)',
       );
       return {
         figures: {
