@@ -9,7 +9,8 @@ import { alive, farmOptions, readState, servicesTable, startFarm, stopFarm } fro
  * `npm start` / `npm stop` / `npm run farm -- status`: the local farm on loopback.
  * Options: --base-port (FARM_BASE_PORT, 18000), --run-dir (FARM_RUN_DIR, .farm),
  * --registry (FARM_REGISTRY, infra/registry/sites.yaml), --only=a,b (FARM_ONLY),
- * --detach (return once ready, leaving the farm running), --galera-nodes=1.
+ * --detach (return once ready, leaving the farm running), --galera-nodes=1, --origin=wordpress|demo,
+ * --wordpress=N, --sites=a,b, --keep-upstream=a,b|all, --wp-children=N (README.md).
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const [command = 'start', ...args] = process.argv.slice(2);
