@@ -26,7 +26,7 @@ export const IMAGES: Readonly<Record<string, ImageRecipe>> = Object.freeze({
   },
   'proxysql-health': {
     dockerfile: 'infra/docker/node-service.Dockerfile',
-    args: { WORKSPACE: 'proxysql-health', HEALTH_URL: 'http://127.0.0.1:9200/status' },
+    args: { WORKSPACE: 'proxysql-health', HEALTH_URL: 'http://127.0.0.1:9200/live' },
   },
   telemetry: {
     dockerfile: 'infra/docker/node-service.Dockerfile',
