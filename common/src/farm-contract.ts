@@ -26,6 +26,7 @@ export const FARM_PORT_OFFSETS = Object.freeze({
   purger: 70,
   'cloudflare-api-standin': 75,
   bridge: 80,
+  wordpress: 90,
   'galera-1': 101,
   'galera-2': 102,
   'galera-3': 103,

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { FarmComponent, FarmContext, FarmPortName } from '@wpfarm/common/farm-contract';
+import { FARM_PORT_OFFSETS, type FarmComponent, type FarmContext } from '@wpfarm/common/farm-contract';
 
 /**
  * Real WordPress in the local farm (issue 15): Debian's WordPress (`/usr/share/wordpress`, the
@@ -16,9 +16,6 @@ import type { FarmComponent, FarmContext, FarmPortName } from '@wpfarm/common/fa
  */
 
 const run = promisify(execFile);
-
-/** The port of the farm's WordPress nginx: FARM_BASE_PORT + 90 (not in common's table yet). */
-export const WORDPRESS_PORT_OFFSET = 90;
 
 /** Debian's WordPress, and the only theme the farm installs with it (classic: menus and widgets). */
 export const WORDPRESS_CORE = '/usr/share/wordpress';
@@ -38,7 +35,7 @@ export interface WordPressCredentials {
 }
 
 export function wordpressPort(basePort: number): number {
-  return basePort + WORDPRESS_PORT_OFFSET;
+  return basePort + FARM_PORT_OFFSETS.wordpress;
 }
 
 /** The upstream the farm's registry gives a site served by the farm's WordPress. */
@@ -294,9 +291,9 @@ export const wordpressFarm: FarmComponent[] = [
       const muDir = ctx.env().FARM_WP_MU_PLUGINS || join(ctx.root, 'infra/wordpress/mu-plugins');
       writeFileSync(join(core, 'wp-config.php'), coreConfig(muDir, sitesDir, emptyDir));
 
-      const port = ctx.port('origin') + WORDPRESS_PORT_OFFSET;
+      const port = ctx.port('wordpress');
       const socket = join(ctx.runDir, 'galera', 'node-1', 'mysqld.sock');
-      const dbHost = `127.0.0.1:${ctx.port('galera-1' as FarmPortName)}`;
+      const dbHost = `127.0.0.1:${ctx.port('galera-1')}`;
       const purgerUrl = `http://127.0.0.1:${ctx.port('purger')}`;
       const creds: WordPressCredentials[] = [];
       let sql = '';
@@ -427,7 +424,7 @@ tick();setInterval(tick,10000);`;
 /** The sites whose upstream the runner pointed at the farm's WordPress. */
 function sitesOf(ctx: FarmContext): RegistrySite[] {
   const doc = JSON.parse(readFileSync(ctx.registryFile, 'utf8')) as { sites: RegistrySite[] };
-  const upstream = `http://127.0.0.1:${ctx.port('origin') + WORDPRESS_PORT_OFFSET}`;
+  const upstream = `http://127.0.0.1:${ctx.port('wordpress')}`;
   return doc.sites.filter((s) => s.upstream === upstream);
 }
 
