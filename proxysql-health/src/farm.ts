@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FarmComponent, FarmContext, FarmPortName } from '@wpfarm/common/farm-contract';
+import { type GaleraPorts, startGalera, startPlainMariadb } from '@wpfarm/common/peers/galera';
 import { installStandin, STANDIN_STATS_USER } from './standins/proxysql-admin-standin.ts';
-import { type GaleraPorts, startGalera, startPlainMariadb } from './testing/galera.ts';
 
 /**
  * proxysql-health in the local farm: a real MariaDB Galera cluster (stage 10; 3 nodes, or 1 with

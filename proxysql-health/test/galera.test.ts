@@ -6,9 +6,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type GaleraCluster,
+  type GaleraNode,
+  rootConnection,
+  startGalera,
+} from '@wpfarm/common/peers/galera';
 import { rawRequest } from '@wpfarm/common/testing/http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GaleraCluster, type GaleraNode, rootConnection, startGalera } from '../src/testing/galera.ts';
 import {
   afterRounds,
   type Checker,

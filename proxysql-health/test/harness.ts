@@ -1,12 +1,12 @@
 /** Helpers for the real-peer tests: an in-process checker on listen(0), probes, waiting for rounds. */
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { HEALTH_USER } from '@wpfarm/common/peers/galera';
 import { rawRequest } from '@wpfarm/common/testing/http';
 import pino from 'pino';
 import { type App, buildApp } from '../src/app.ts';
 import type { Evaluation } from '../src/checker.ts';
 import { loadConfig } from '../src/config.ts';
-import { HEALTH_USER } from '../src/testing/galera.ts';
 
 /**
  * The production interval and query timeout (config.ts), a shorter canary interval. The query

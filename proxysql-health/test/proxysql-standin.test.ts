@@ -7,6 +7,14 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  type GaleraCluster,
+  HEALTH_USER,
+  type PlainMariadb,
+  rootConnection,
+  startGalera,
+  startPlainMariadb,
+} from '@wpfarm/common/peers/galera';
 import { freePort, startProcess } from '@wpfarm/common/process/managed';
 import { rawRequest } from '@wpfarm/common/testing/http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,14 +24,6 @@ import {
   STANDIN_STATS_USER,
   setPoolStatus,
 } from '../src/standins/proxysql-admin-standin.ts';
-import {
-  type GaleraCluster,
-  HEALTH_USER,
-  type PlainMariadb,
-  rootConnection,
-  startGalera,
-  startPlainMariadb,
-} from '../src/testing/galera.ts';
 import {
   afterRounds,
   type Checker,

@@ -2,15 +2,10 @@ import { readFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type GaleraNode, HEALTH_USER, rootConnection, startGalera } from '@wpfarm/common/peers/galera';
 import { freePort, type ManagedProcess, startProcess } from '@wpfarm/common/process/managed';
 import { GALERA_SQL } from '@wpfarm/proxysql-health/checker';
 import { loadConfig } from '@wpfarm/proxysql-health/config';
-import {
-  type GaleraNode,
-  HEALTH_USER,
-  rootConnection,
-  startGalera,
-} from '@wpfarm/proxysql-health/testing/galera';
 import { type LoadFigures, measure, ratio } from '../load.ts';
 import type { Benchmark } from '../types.ts';
 

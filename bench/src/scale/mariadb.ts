@@ -13,8 +13,8 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { GALERA_PROVIDER, installDatadir, tmpdirOf } from '@wpfarm/common/peers/galera';
 import { freePort, type ManagedProcess, startProcess } from '@wpfarm/common/process/managed';
-import { GALERA_PROVIDER, installDatadir, tmpdirOf } from '@wpfarm/proxysql-health/testing/galera';
 import { siteSchemaSql, WORDPRESS_TABLES } from './wordpress-schema.ts';
 
 const run = promisify(execFile);
