@@ -44,6 +44,15 @@ describe('connection limits', () => {
     expect(counts.open()).toBe(0);
   });
 
+  it("regression: Node's last check falls within the timeout (it closed silent connections at up to 1.25×)", () => {
+    for (const headersTimeoutMs of [100, 400, 10_000, 60_000]) {
+      const o = timeoutOptions({ headersTimeoutMs, requestTimeoutMs: 1, keepAliveTimeoutMs: 1 });
+      // Node closes at the first check after headersTimeout: at most headersTimeout + interval.
+      expect(o.headersTimeout! + o.connectionsCheckingInterval!).toBeLessThanOrEqual(headersTimeoutMs);
+      expect(o.requestTimeout).toBeGreaterThanOrEqual(o.headersTimeout!);
+    }
+  });
+
   it('destroys connections over the cap and counts them', async () => {
     const { port, counts } = await listen(
       { headersTimeoutMs: 5000, requestTimeoutMs: 5000, keepAliveTimeoutMs: 500 },

@@ -134,12 +134,9 @@ export function buildApp(deps: AppDeps): App {
   const server = createServer(
     {
       maxHeaderSize: limits.maxHeaderBytes,
-      // Node closes a connection only at the first check after its headers timeout passed, so
-      // with the timeout as given a silent connection lived up to 1.25× it (12.5 s of 10 s; from
-      // outside, with the accept backlog, 14 s). Node gets 80 % and checks every 20 %: closed
-      // between 0.8× and 1× HEADERS_TIMEOUT_MS.
+      // A silent connection is closed within HEADERS_TIMEOUT_MS (see timeoutOptions).
       ...timeoutOptions({
-        headersTimeoutMs: Math.floor(limits.headersTimeoutMs * 0.8),
+        headersTimeoutMs: limits.headersTimeoutMs,
         requestTimeoutMs: limits.requestTimeoutMs,
         keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
       }),

@@ -177,14 +177,15 @@ function closedWithin(s: Socket, ms: number): Promise<string> {
 }
 
 describe('client connections (issue 16 Build 6)', () => {
-  it('regression: a connection that sends nothing is closed after the headers timeout (408)', async () => {
+  it('regression: a connection that sends nothing is answered 408 and closed by the headers timeout', async () => {
     const url = await start({ HEALTH_HEADERS_TIMEOUT_MS: '300' });
     const s = await silent(url);
     const t0 = Date.now();
     // Node's default check runs every 30 s: without timeoutOptions this connection stays open.
     const got = await closedWithin(s, 5000);
     expect(got).toMatch(/^HTTP\/1\.1 408/);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+    // Not at once: Node's own deadline is 0.8× the timeout (closed between 0.8× and 1×).
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(200);
     s.destroy();
   });
 
