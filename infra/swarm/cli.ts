@@ -96,6 +96,12 @@ async function up(p: Profile): Promise<void> {
       p.log(`› ${s.tag} built in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     }
   });
+  // Volumes an earlier run left (one interrupted before `down`) hold a Galera whose users belong
+  // to that run's secrets: this run's nodes would wait on it for ever. Nothing deployed → a fresh farm.
+  if (!(await ourStacks()).length && (await ourVolumes()).length)
+    await step(p, 'volumes left by an earlier run (nothing of ours is deployed): removed', () =>
+      removeVolumes(p),
+    );
   await step(p, 'networks (infra/stacks/create-networks.sh)', createNetworks);
   const stacks = await step(p, 'one-node stacks from the production files', () => renderLocalStacks(p));
   await step(p, 'secrets', () => createSecrets(p, externalSecrets(stacks)));
@@ -121,6 +127,41 @@ async function up(p: Profile): Promise<void> {
   );
 }
 
+/** The named volumes of this profile's stacks (`db_galera_1`, `wp-alpha_content`, …). */
+async function ourVolumes(): Promise<string[]> {
+  return (await docker(['volume', 'ls', '-q'])).stdout
+    .split('\n')
+    .filter((v) => DEPLOY_ORDER.some((s) => v.startsWith(`${s}_`)) || v.startsWith('wp-'));
+}
+
+/**
+ * Removes this profile's volumes and the anonymous ones its images' VOLUME lines leave behind,
+ * retrying while a container that is going away still holds one.
+ * @throws Error naming the volumes still there after a minute: a later `up` would start Galera
+ *   on data whose users and passwords belong to secrets that no longer exist.
+ */
+async function removeVolumes(p: Profile): Promise<void> {
+  await waitFor(
+    "the farm's volumes to be removed",
+    async () => {
+      const named = await ourVolumes();
+      // Anonymous volumes (e.g. the MariaDB base's /var/lib/mysql under the ProxySQL stand-in).
+      const anon = (await docker(['volume', 'ls', '-q', '--filter', 'dangling=true'])).stdout
+        .split('\n')
+        .filter((v) => /^[0-9a-f]{64}$/.test(v));
+      if (!named.length && !anon.length) return true;
+      const r = await docker(['volume', 'rm', ...named, ...anon], { allowFailure: true });
+      if (r.status === 0) return true;
+      // Only the named ones must go; an anonymous volume another container uses may stay.
+      const left = await ourVolumes();
+      if (!left.length) return true;
+      p.log(`  volumes still in use: ${left.join(', ')}`);
+      throw new Error(r.stderr.trim());
+    },
+    60_000,
+  );
+}
+
 /** Every stack this profile deploys, tiers and sites. */
 async function ourStacks(): Promise<string[]> {
   const r = await docker(['stack', 'ls', '--format', '{{.Name}}'], { allowFailure: true });
@@ -139,9 +180,16 @@ async function down(p: Profile): Promise<void> {
         await docker(['stack', 'rm', ...stacks]);
         await waitFor(
           'the stacks’ containers to stop',
+          // -a: an exited task container still holds its volumes (`volume rm` would fail), and
+          // Swarm takes minutes to remove them itself: once nothing runs, remove them here.
           async () => {
-            const r = await docker(['ps', '-q', '--filter', 'label=com.docker.stack.namespace']);
-            return r.stdout.trim() === '' ? true : undefined;
+            const running = await docker(['ps', '-q', '--filter', 'label=com.docker.stack.namespace']);
+            if (running.stdout.trim() !== '') return undefined;
+            const left = (await docker(['ps', '-aq', '--filter', 'label=com.docker.stack.namespace'])).stdout
+              .split('\n')
+              .filter(Boolean);
+            if (left.length) await docker(['rm', '-f', ...left], { allowFailure: true });
+            return true;
           },
           180_000,
         );
@@ -162,16 +210,7 @@ async function down(p: Profile): Promise<void> {
       const dir = join(p.runDir, 'secrets');
       const secrets = existsSync(dir) ? readdirSync(dir) : [];
       if (secrets.length) await docker(['secret', 'rm', ...secrets], { allowFailure: true });
-      const vols = (await docker(['volume', 'ls', '-q'])).stdout
-        .split('\n')
-        .filter((v) => DEPLOY_ORDER.some((s) => v.startsWith(`${s}_`)) || v.startsWith('wp-'));
-      if (vols.length) await docker(['volume', 'rm', ...vols], { allowFailure: true });
-      // Anonymous volumes of the tasks' images (their VOLUME lines, e.g. the MariaDB base's
-      // /var/lib/mysql under the ProxySQL stand-in): Swarm leaves them behind, unused.
-      const anon = (await docker(['volume', 'ls', '-q', '--filter', 'dangling=true'])).stdout
-        .split('\n')
-        .filter((v) => /^[0-9a-f]{64}$/.test(v));
-      if (anon.length) await docker(['volume', 'rm', ...anon], { allowFailure: true });
+      await removeVolumes(p);
       if (existsSync(join(p.runDir, 'secrets'))) rmSync(join(p.runDir, 'secrets'), { recursive: true });
     });
   }
