@@ -12,7 +12,7 @@ import { EdgeError } from './errors.ts';
 import { log } from './log.ts';
 import { handlePurge } from './purge.ts';
 import { traced } from './span.ts';
-import { loadHostMap } from './store.ts';
+import { describeHostMap, loadStoredHostMap } from './store.ts';
 import { continueTrace, newTrace } from './traceparent.ts';
 
 /** The worker's readiness path (answered before host routing, like the purge path). */
@@ -36,18 +36,17 @@ export function buildApp(deps: EdgeDeps = defaultDeps) {
   });
   app.all(EDGE_PURGE_PATH, () => edgeAnswer(405, 'method', { headers: { allow: 'POST' } }));
 
-  // Readiness: 200 once this isolate holds a host map (local farm, benchmark, synthetic checks).
-  // It answers on every host, so by itself it says only "ready" or not: the site count and the
-  // map's age go to the holder of the purge token, and a failure's cause goes to the log.
+  // Readiness: 200 once this isolate holds a host map (the document, or the sharded layout's
+  // index), for the local farm, the benchmark and synthetic checks. It answers on every host, so
+  // by itself it says only "ready" or not: the layout, its size (sites or shards) and its age go
+  // to the holder of the purge token, and a failure's cause goes to the log.
   app.get(EDGE_HEALTH_PATH, async (c) => {
     const json = { 'content-type': 'application/json' };
     try {
       const cfg = configFor(c.env);
-      const map = await loadHostMap(c.env.EDGE_KV, cfg.hostMapTtlMs, deps.now());
+      const stored = await loadStoredHostMap(c.env.EDGE_KV, cfg.hostMapTtlMs, deps.now());
       const detail = bearerMatches(c.req.header('authorization'), cfg.purgeToken);
-      const body = detail
-        ? { ok: true, sites: map.byId.size, hostMapGeneratedAt: map.generatedAt }
-        : { ok: true };
+      const body = detail ? { ok: true, ...describeHostMap(stored) } : { ok: true };
       return edgeAnswer(200, 'health', { headers: json, body: JSON.stringify(body) });
     } catch (err) {
       log('error', 'not ready', { code: (err as EdgeError).code, error: String(err) });

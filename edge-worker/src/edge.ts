@@ -8,8 +8,7 @@ import { edgeAnswer } from './answers.ts';
 import { botGate } from './bot-gate.ts';
 import { cacheKeyUrl, deviceVariant, pageKey } from './cache-key.ts';
 import { configFor, type EdgeConfig } from './config.ts';
-import type { EdgeSite } from './host-map.ts';
-import { routeHost } from './host-map.ts';
+import { type EdgeSite, normaliseRequestHost, routeNormalisedHost } from './host-map.ts';
 import { log } from './log.ts';
 import {
   fetchOrigin,
@@ -23,7 +22,7 @@ import { entryPurged } from './purge-state.ts';
 import { requestPolicy } from './request-policy.ts';
 import { freshness, responsePolicy } from './response-policy.ts';
 import type { SpanFacts } from './span.ts';
-import { loadHostMap, loadPurgeState } from './store.ts';
+import { loadHostMapFor, loadPurgeState } from './store.ts';
 import { readMeta, responseTags, toClient, toStored, withStatus } from './stored.ts';
 import type { TraceContext } from './traceparent.ts';
 
@@ -81,8 +80,12 @@ export async function handleEdge(
   if (!VISITOR_METHODS.includes(req.method))
     return edgeAnswer(405, 'method:not-allowed', { block: true, headers: { allow: ALLOW } });
   if (isReservedPath(url.pathname)) return edgeAnswer(404, 'path:reserved', { block: true });
-  const map = await loadHostMap(env.EDGE_KV, cfg.hostMapTtlMs, deps.now());
-  const route = routeHost(map, url);
+  // A host that is no host name at all (an IP literal, garbage) is unknown without a KV read.
+  const host = normaliseRequestHost(url.host);
+  const map = host
+    ? await loadHostMapFor(env.EDGE_KV, 'host', host, cfg.hostMapTtlMs, deps.now())
+    : undefined;
+  const route = routeNormalisedHost(map, host, url);
   if (route.kind === 'unknown') {
     log('warn', 'unknown host', { host: url.host });
     return edgeAnswer(421, 'host:unknown', { block: true, body: 'No site is served at this host.\n' });

@@ -1,6 +1,6 @@
 import { validateRegistry } from '@wpfarm/common/registry/schema';
 import { describe, expect, it } from 'vitest';
-import { TEST_REGISTRY } from '../test/fixtures.ts';
+import { generatedRegistry, TEST_REGISTRY } from '../test/fixtures.ts';
 import {
   buildHostMapDocument,
   buildHostMapShards,
@@ -71,24 +71,7 @@ describe('host map', () => {
 });
 
 /** A farm of `n` sites, each with 0–3 aliases and mixed policies, as the scale benchmark builds. */
-function farm(n: number) {
-  return validateRegistry({
-    version: 1,
-    sites: Array.from({ length: n }, (_, i) => ({
-      id: `site-${i}`,
-      host: `site-${i}.example.test`,
-      aliases: Array.from({ length: i % 4 }, (_, a) => `a${a}.site-${i}.example.test`),
-      upstream: `http://wp-site-${i}_nginx:80`,
-      webhookSecretRef: `WEBHOOK_SECRET_SITE_${i}`,
-      policy: {
-        aliasMode: i % 2 ? 'serve' : 'redirect',
-        woocommerce: i % 5 === 0,
-        deviceVariants: i % 7 === 0,
-        extraBypassCookies: i % 3 === 0 ? ['pmpro_visit'] : [],
-      },
-    })),
-  });
-}
+const farm = (n: number) => validateRegistry(generatedRegistry(n));
 
 describe('sharded host map', () => {
   const registry = farm(5000);
@@ -162,12 +145,16 @@ describe('sharded host map', () => {
     expect(() => parseHostMapIndex(text)).toThrow(message);
   });
 
-  it('publishes both layouts by default, the index after every shard it names', () => {
+  it('publishes the sharded layout by default (the worker reads it first), the index after every shard it names', () => {
     const bulk = hostMapBulk(farm(300), new Date(0));
-    expect(bulk[0]?.key).toBe('hostmap');
+    expect(bulk.some((e) => e.key === 'hostmap')).toBe(false);
     expect(bulk.at(-1)?.key).toBe(HOST_MAP_INDEX_KEY);
     const count = parseHostMapIndex(bulk.at(-1)!.value).shards;
     expect(bulk.filter((e) => e.key.startsWith(`hostmap/${count}/host/`))).toHaveLength(count);
-    expect(hostMapBulk(farm(3), new Date(0), 'sharded').some((e) => e.key === 'hostmap')).toBe(false);
+    expect(bulk.filter((e) => e.key.startsWith(`hostmap/${count}/site/`))).toHaveLength(count);
+    const both = hostMapBulk(farm(300), new Date(0), 'both');
+    expect(both[0]?.key).toBe('hostmap');
+    expect(both.at(-1)?.key).toBe(HOST_MAP_INDEX_KEY);
+    expect(hostMapBulk(farm(3), new Date(0), 'document').map((e) => e.key)).toEqual(['hostmap']);
   });
 });

@@ -220,7 +220,15 @@ export function routeHost(map: HostMap, url: URL): HostRoute {
  */
 export function routeHostIn(mapFor: (host: string) => HostMap | undefined, url: URL): HostRoute {
   const host = normaliseRequestHost(url.host);
-  const entry = host ? mapFor(host)?.byHost.get(host) : undefined;
+  return routeNormalisedHost(host ? mapFor(host) : undefined, host, url);
+}
+
+/**
+ * routeHost for a host the caller already normalised (normaliseRequestHost of `url.host`) and
+ * the map that holds it, read asynchronously (the worker's store); undefined routes as unknown.
+ */
+export function routeNormalisedHost(map: HostMap | undefined, host: string | undefined, url: URL): HostRoute {
+  const entry = host ? map?.byHost.get(host) : undefined;
   if (!host || !entry) return { kind: 'unknown', host };
   if (entry.alias && entry.site.policy.aliasMode === 'redirect') {
     const location = `${url.protocol}//${entry.site.host}${url.pathname}${url.search}`;

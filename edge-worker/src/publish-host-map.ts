@@ -2,13 +2,15 @@
  * Publishes the site registry's host map for the worker: loads and validates a registry file and
  * prints (or writes) the KV bulk file `wrangler kv bulk put` takes.
  *
- *   node src/publish-host-map.ts [registry] [--out kv-bulk.json] [--layout both|document|sharded]
+ *   node src/publish-host-map.ts [registry] [--out kv-bulk.json] [--layout sharded|both|document]
  *   npx wrangler kv bulk put kv-bulk.json --binding EDGE_KV --env production
  *
- * `--layout` (default `both`): the one-document map the worker reads today (`hostmap`), the
- * sharded documents (`hostmap/index` + `hostmap/<count>/…`, see host-map.ts), or both. The index
- * comes last in the file, after every shard it names. The default registry is
- * infra/registry/sites.yaml. A registry error names the file, site and field.
+ * `--layout` (default `sharded`): the sharded documents the worker reads (`hostmap/index` +
+ * `hostmap/<count>/…`, see host-map.ts); `both` adds the one-document map (`hostmap`) for a
+ * deployment still running a worker that reads only that; `document` writes that alone (the
+ * worker reads it only while `hostmap/index` does not exist). The index comes last in the file,
+ * after every shard it names. The default registry is infra/registry/sites.yaml. A registry
+ * error names the file, site and field.
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -26,7 +28,10 @@ export interface KvBulkEntry {
 /** Workers KV's largest value (25 MiB). */
 export const KV_VALUE_LIMIT_BYTES = 25 * 1024 * 1024;
 
-export type HostMapLayout = 'both' | 'document' | 'sharded';
+export type HostMapLayout = 'sharded' | 'both' | 'document';
+
+/** The layout published when none is named: the one the worker reads first. */
+export const DEFAULT_HOST_MAP_LAYOUT: HostMapLayout = 'sharded';
 
 /**
  * The KV bulk entries for a registry in the given layout, the sharded index last.
@@ -35,7 +40,7 @@ export type HostMapLayout = 'both' | 'document' | 'sharded';
 export function hostMapBulk(
   registry: Registry,
   now = new Date(),
-  layout: HostMapLayout = 'both',
+  layout: HostMapLayout = DEFAULT_HOST_MAP_LAYOUT,
 ): KvBulkEntry[] {
   const out: KvBulkEntry[] = [];
   if (layout !== 'sharded') {
@@ -60,9 +65,9 @@ if (import.meta.main) {
   const outAt = args.indexOf('--out');
   const out = outAt === -1 ? undefined : args[outAt + 1];
   const layoutAt = args.indexOf('--layout');
-  const layout = (layoutAt === -1 ? 'both' : args[layoutAt + 1]) as HostMapLayout;
-  if (!['both', 'document', 'sharded'].includes(layout)) {
-    console.error(`--layout must be both, document or sharded (got ${JSON.stringify(layout)})`);
+  const layout = (layoutAt === -1 ? DEFAULT_HOST_MAP_LAYOUT : args[layoutAt + 1]) as HostMapLayout;
+  if (!['sharded', 'both', 'document'].includes(layout)) {
+    console.error(`--layout must be sharded, both or document (got ${JSON.stringify(layout)})`);
     process.exit(2);
   }
   const file =

@@ -14,7 +14,7 @@ import { EdgeError } from './errors.ts';
 import { type EdgeSite, normaliseRequestHost } from './host-map.ts';
 import { log } from './log.ts';
 import { applyPurge, parsePurgeState, purgeStateKey } from './purge-state.ts';
-import { loadHostMap, rememberPurgeState } from './store.ts';
+import { loadHostMapFor, rememberPurgeState } from './store.ts';
 
 /** Local Cache API deletes per purge call; beyond it the KV record alone invalidates the rest. */
 export const LOCAL_DELETE_BUDGET = 256;
@@ -47,7 +47,8 @@ export async function handlePurge(req: Request, env: Env, deps: EdgeDeps): Promi
   const purge = check.value;
 
   const now = deps.now();
-  const map = await loadHostMap(env.EDGE_KV, cfg.hostMapTtlMs, now);
+  // The site's own shard (sharded layout) or the whole document.
+  const map = await loadHostMapFor(env.EDGE_KV, 'site', purge.site, cfg.hostMapTtlMs, now);
   const site = map.byId.get(purge.site);
   if (!site)
     throw new EdgeError('PURGE_UNKNOWN_SITE', `no site "${purge.site}" in the host map`, { field: 'site' });

@@ -674,7 +674,7 @@ function withCase(init: SendInit | undefined, id: string): SendInit {
 }
 
 describe('edge behaviour table', () => {
-  beforeAll(seedHostMap);
+  beforeAll(() => seedHostMap());
 
   it('has at least 50 cases', () => {
     expect(CASES.length).toBeGreaterThanOrEqual(50);

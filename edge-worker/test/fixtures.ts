@@ -32,3 +32,30 @@ export const TEST_REGISTRY = {
     site('purge-b', 'purge-b.test'),
   ],
 };
+
+/**
+ * A generated registry document (sites `from` … `to - 1`), as the scale benchmark builds them:
+ * each site with 0–3 aliases (by its number) and mixed policies, odd sites serving their aliases
+ * and even ones redirecting them.
+ */
+export function generatedRegistry(to: number, from = 0) {
+  return {
+    version: 1,
+    sites: Array.from({ length: to - from }, (_, k) => {
+      const i = from + k;
+      return {
+        id: `site-${i}`,
+        host: `site-${i}.example.test`,
+        aliases: Array.from({ length: i % 4 }, (_, a) => `a${a}.site-${i}.example.test`),
+        upstream: `http://wp-site-${i}_nginx:80`,
+        webhookSecretRef: `WEBHOOK_SECRET_SITE_${i}`,
+        policy: {
+          aliasMode: i % 2 ? 'serve' : 'redirect',
+          woocommerce: i % 5 === 0,
+          deviceVariants: i % 7 === 0,
+          extraBypassCookies: i % 3 === 0 ? ['pmpro_visit'] : [],
+        },
+      };
+    }),
+  };
+}

@@ -6,9 +6,17 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TEST_EDGE_KEY, TEST_PURGE_TOKEN } from './fixtures.ts';
-import { originCalls, originControl, originSeen, seedHostMap, send, sendConcurrently } from './helpers.ts';
+import {
+  clearHostMap,
+  originCalls,
+  originControl,
+  originSeen,
+  seedHostMap,
+  send,
+  sendConcurrently,
+} from './helpers.ts';
 
-beforeAll(seedHostMap);
+beforeAll(() => seedHostMap());
 
 const purge = (body: unknown, token: string | null = TEST_PURGE_TOKEN, extra: Record<string, string> = {}) =>
   send('https://alpha.test/__edge/purge', {
@@ -245,7 +253,7 @@ describe('purge endpoint', () => {
 describe('failures at the door', () => {
   it('without a host map the worker answers 503 and fetches nothing', async () => {
     const { resetMemo } = await import('../src/store.ts');
-    await env.EDGE_KV.delete('hostmap');
+    await clearHostMap();
     resetMemo();
     try {
       const r = await send('https://alpha.test/no-map/', { headers: { 'x-case': 'no-map' } });

@@ -1,8 +1,8 @@
 /** Helpers for the workerd tests: call the worker like the runtime does, and ask the origin what it saw. */
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { validateRegistry } from '@wpfarm/common/registry/schema';
-import { buildHostMapDocument, HOST_MAP_KEY } from '../src/host-map.ts';
 import worker from '../src/index.ts';
+import { type HostMapLayout, hostMapBulk } from '../src/publish-host-map.ts';
 import { TEST_REGISTRY } from './fixtures.ts';
 
 export interface Sent {
@@ -66,8 +66,25 @@ export async function originControl(route: 'fail' | 'delay', query: string): Pro
   await res.text();
 }
 
-/** Publishes the test registry's host map into the worker's KV. */
-export async function seedHostMap(): Promise<void> {
-  const doc = buildHostMapDocument(validateRegistry(TEST_REGISTRY));
-  await env.EDGE_KV.put(HOST_MAP_KEY, JSON.stringify(doc));
+/**
+ * Publishes a registry's host map into the worker's KV as the publish tool does (its default
+ * layout unless named, the index last), over whatever host map keys were there.
+ */
+export async function seedHostMap(
+  registry: unknown = TEST_REGISTRY,
+  layout?: HostMapLayout,
+  kv: KVNamespace = env.EDGE_KV,
+): Promise<void> {
+  await clearHostMap(kv);
+  for (const e of hostMapBulk(validateRegistry(registry), new Date(), layout)) await kv.put(e.key, e.value);
+}
+
+/** Deletes every host map key (`hostmap`, `hostmap/index`, every shard) from KV. */
+export async function clearHostMap(kv: KVNamespace = env.EDGE_KV): Promise<void> {
+  let cursor: string | undefined;
+  do {
+    const page = await kv.list({ prefix: 'hostmap', cursor });
+    await Promise.all(page.keys.map((k) => kv.delete(k.name)));
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
 }

@@ -41,7 +41,7 @@ async function spansAfterASampledOne(traceId: string, id: string): Promise<Recei
   return collected(traceId);
 }
 
-beforeAll(seedHostMap);
+beforeAll(() => seedHostMap());
 
 describe('edge span export', () => {
   it('a sampled request exports one SERVER span whose id is the origin’s parent', async () => {
