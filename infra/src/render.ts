@@ -8,12 +8,13 @@
  *   cache.sites.yml          override for infra/stacks/cache.yml: the purger's registry config and
  *                            every site's webhook secret (current and previous, for rotation)
  *   services.sites.yml       override for infra/stacks/services.yml: the routers' registry config
- *   edge/hostmap.kv.json     `wrangler kv bulk put` input: the edge's host map document
+ *   edge/hostmap.kv.json     `wrangler kv bulk put` input: the edge's host map (sharded, as the
+ *                            edge's publish tool writes it)
  */
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { type Registry, RegistryError, type RegistryIssue, type Site } from '@wpfarm/common/registry/schema';
-import { buildHostMapDocument, HOST_MAP_KEY } from '@wpfarm/edge-worker/host-map';
+import { hostMapBulk } from '@wpfarm/edge-worker/publish-host-map';
 import { stringify } from 'yaml';
 
 /** One generated file: `path` is relative to the output folder. */
@@ -29,7 +30,7 @@ export interface RenderOptions {
   registryText: string;
   /** Registry file name for error messages. */
   registryFile: string;
-  /** Stamp of the host map document; fixed by the CLI (SOURCE_DATE_EPOCH) so output is reproducible. */
+  /** Stamp of the host map; fixed by the CLI (SOURCE_DATE_EPOCH) so output is reproducible. */
   generatedAt: Date;
 }
 
@@ -274,10 +275,12 @@ function servicesOverride(registryConfig: string, registryPath: string) {
   };
 }
 
-/** `wrangler kv bulk put --binding EDGE_KV` input: one key, the edge worker's host map document. */
+/**
+ * `wrangler kv bulk put --binding EDGE_KV` input: the edge worker's host map in its publish tool's
+ * default layout (the sharded index and shards, the index last).
+ */
 function hostMapKv(registry: Registry, generatedAt: Date): string {
-  const doc = buildHostMapDocument(registry, generatedAt);
-  return `${JSON.stringify([{ key: HOST_MAP_KEY, value: JSON.stringify(doc) }], null, 2)}\n`;
+  return `${JSON.stringify(hostMapBulk(registry, generatedAt), null, 2)}\n`;
 }
 
 /** The registry path as a stack file in infra/stacks/ must reference it. */

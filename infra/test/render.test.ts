@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRegistry } from '@wpfarm/common/registry/load';
 import { RegistryError } from '@wpfarm/common/registry/schema';
-import { parseHostMap } from '@wpfarm/edge-worker/host-map';
+import { hostMapShardKey, parseHostMapIndex, parseHostMapShard } from '@wpfarm/edge-worker/host-map';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { renderFarm } from '../src/render.ts';
@@ -89,16 +89,20 @@ describe('determinism', () => {
     expect(name(changed)).not.toBe(name(text));
   });
 
-  it("the KV host map is the edge worker's own document and parses back", () => {
+  it("the KV host map is the edge worker's own sharded layout and parses back", () => {
     const kv = renderFarm(parseRegistry(text, 'sites.yaml'), opts).find(
       (f) => f.path === 'edge/hostmap.kv.json',
     )!;
     const entries = JSON.parse(kv.content) as { key: string; value: string }[];
-    expect(entries.map((e) => e.key)).toEqual(['hostmap']);
-    const map = parseHostMap(entries[0]!.value);
+    // Three sites, seven hosts: one shard of each kind, the index last (after the shards it names).
+    expect(entries.map((e) => e.key)).toEqual(['hostmap/1/host/0', 'hostmap/1/site/0', 'hostmap/index']);
+    expect(parseHostMapIndex(entries[2]!.value).shards).toBe(1);
+    const map = parseHostMapShard(entries[0]!.value);
     expect(map.byHost.get('shop.beta.farm.test')).toMatchObject({ alias: true, site: { id: 'beta' } });
-    expect(entries[0]!.value).not.toContain('WEBHOOK_SECRET'); // secret refs and upstreams stay private
-    expect(entries[0]!.value).not.toContain('nginx');
+    for (const e of entries) {
+      expect(e.value).not.toContain('WEBHOOK_SECRET'); // secret refs and upstreams stay private
+      expect(e.value).not.toContain('nginx');
+    }
   });
 });
 
@@ -125,16 +129,17 @@ describe('edge KV', () => {
     );
     expect(put.stdout + put.stderr).toContain('Success');
     expect(put.code).toBe(0);
-    const get = await run(
-      wrangler,
-      ['kv', 'key', 'get', 'hostmap', '--binding', 'EDGE_KV', '--local', '--persist-to', persist],
-      {
+    const get = (key: string) =>
+      run(wrangler, ['kv', 'key', 'get', key, '--binding', 'EDGE_KV', '--local', '--persist-to', persist], {
         env,
         cwd,
-      },
-    );
-    expect(get.code).toBe(0);
-    const map = parseHostMap(get.stdout.trim());
+      });
+    const index = await get('hostmap/index');
+    expect(index.code).toBe(0);
+    const count = parseHostMapIndex(index.stdout.trim()).shards;
+    const shard = await get(hostMapShardKey('site', count, 0));
+    expect(shard.code).toBe(0);
+    const map = parseHostMapShard(shard.stdout.trim());
     expect([...map.byId.keys()].sort()).toEqual(['alpha', 'beta', 'gamma']);
   });
 });
