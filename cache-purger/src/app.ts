@@ -175,6 +175,8 @@ export function buildApp(deps: AppDeps): { app: FastifyInstance; drain(): void }
       nodes,
       nodesPending: Math.max(0, total - Object.keys(nodes).length),
       edge: h.edge,
+      // Jobs accepted before Cloudflare had its own group carry no field of their own.
+      cloudflare: h.cloudflare ?? h.edge,
     };
   });
 

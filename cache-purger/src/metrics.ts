@@ -28,7 +28,10 @@ export function createMetrics(queue: Queue | undefined, nodes: string[]): Purger
     const out: { node: string; depth: number; oldestMs: number }[] = [];
     if (!queue) return out;
     for (const node of nodes) out.push({ node, ...(await queue.backlog(KEYS.jobs, KEYS.group(node))) });
-    out.push({ node: 'edge', ...(await queue.backlog(KEYS.edge, KEYS.edgeGroup)) });
+    // The edge targets read `purge:edge` through a group each: an operator sees Cloudflare fall
+    // behind (its bucket empty) while the edge worker keeps up.
+    out.push({ node: 'edge-worker', ...(await queue.backlog(KEYS.edge, KEYS.edgeGroup)) });
+    out.push({ node: 'cloudflare', ...(await queue.backlog(KEYS.edge, KEYS.cloudflareGroup)) });
     return out;
   };
   let last: Promise<{ node: string; depth: number; oldestMs: number }[]> | undefined;
@@ -41,7 +44,7 @@ export function createMetrics(queue: Queue | undefined, nodes: string[]): Purger
   };
   new Gauge({
     name: 'purger_queue_depth',
-    help: 'Jobs not yet acknowledged by a Varnish node (or the edge): pending plus not yet delivered.',
+    help: 'Jobs not yet acknowledged by a Varnish node (or edge-worker, cloudflare): pending plus not yet delivered.',
     labelNames: ['node'],
     registers: [registry],
     async collect() {
@@ -50,7 +53,7 @@ export function createMetrics(queue: Queue | undefined, nodes: string[]): Purger
   });
   new Gauge({
     name: 'purger_oldest_pending_seconds',
-    help: 'Age of the oldest job a Varnish node (or the edge) has not acknowledged.',
+    help: 'Age of the oldest job a Varnish node (or edge-worker, cloudflare) has not acknowledged.',
     labelNames: ['node'],
     registers: [registry],
     async collect() {
@@ -118,7 +121,7 @@ export function createMetrics(queue: Queue | undefined, nodes: string[]): Purger
     }),
     latency: new Histogram({
       name: 'purger_purge_latency_seconds',
-      help: 'From webhook accepted to acknowledged by the node (or the edge).',
+      help: 'From webhook accepted to acknowledged by the node (or edge-worker, cloudflare).',
       labelNames: ['node'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],

@@ -5,7 +5,9 @@ import type { Redis } from 'ioredis';
  * The durable queue in Redis (see docs/decisions/purger-redis-streams.md):
  * - `purge:jobs`, one stream of accepted jobs; one consumer group per Varnish node (`node:<name>`),
  *   so each node has its own cursor and its own pending list;
- * - `purge:edge`, jobs every node has acknowledged, consumed by group `edge`;
+ * - `purge:edge`, jobs every node has acknowledged, consumed by two groups, each with its own cursor
+ *   and pending list: `edge` (the edge worker's purge) and `cloudflare` (Cloudflare's API), so
+ *   one target that is slow, rate-limited or down never holds the other back;
  * - `purge:job:<id>`, a hash with the job and its per-node / edge status (TTL);
  * - `purge:nonce:<site>:<nonce>`, replay protection (SET NX EX);
  * - `purge:event:<site>:<event>`, the job id a WordPress change was first accepted as (24 h), so
@@ -17,6 +19,7 @@ export const KEYS = Object.freeze({
   jobs: 'purge:jobs',
   edge: 'purge:edge',
   edgeGroup: 'edge',
+  cloudflareGroup: 'cloudflare',
   job: (id: string) => `purge:job:${id}`,
   nonce: (site: string, nonce: string) => `purge:nonce:${site}:${nonce}`,
   event: (site: string, event: string) => `purge:event:${site}:${event}`,
@@ -50,7 +53,7 @@ if ARGV[8] ~= '0' then
 end
 local id = redis.call('XADD', KEYS[2], '*', 'site', ARGV[3], 'body', ARGV[2], 'tp', ARGV[4])
 local job = 'purge:job:' .. id
-redis.call('HSET', job, 'site', ARGV[3], 'body', ARGV[2], 'tp', ARGV[4], 'accepted', ARGV[6], 'nodes', ARGV[7], 'acked', 0, 'edge', 'waiting')
+redis.call('HSET', job, 'site', ARGV[3], 'body', ARGV[2], 'tp', ARGV[4], 'accepted', ARGV[6], 'nodes', ARGV[7], 'acked', 0, 'edge', 'waiting', 'cloudflare', 'waiting')
 redis.call('EXPIRE', job, ARGV[5])
 if ARGV[8] ~= '0' then redis.call('SET', KEYS[3], id, 'EX', ARGV[8]) end
 return { id, 0 }
@@ -77,12 +80,13 @@ end
 return n
 `;
 
-// KEYS: edge stream. ARGV: group, status, then ids (job ids), each after an edge stream id.
+// KEYS: edge stream. ARGV: group, status, then ids (job ids), each after an edge stream id. The
+// group names the job's status field (`edge` for the edge worker, `cloudflare`).
 const EDGE_ACK = `
 for i = 3, #ARGV, 2 do
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
   local job = 'purge:job:' .. ARGV[i + 1]
-  if redis.call('EXISTS', job) == 1 then redis.call('HSET', job, 'edge', ARGV[2]) end
+  if redis.call('EXISTS', job) == 1 then redis.call('HSET', job, ARGV[1], ARGV[2]) end
 end
 return 1
 `;
@@ -196,6 +200,16 @@ export class Queue {
     return parseEntries(res[1]);
   }
 
+  /**
+   * Keeps entries this consumer holds while a delivery waits (a rate limit, a target that is
+   * down): resets their idle time, so another purger's XAUTOCLAIM does not take them and deliver
+   * them a second time. Entries no longer pending (acknowledged elsewhere) are left alone.
+   */
+  async keep(stream: string, group: string, consumer: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.redis.call('XCLAIM', stream, group, consumer, 0, ...ids, 'JUSTID');
+  }
+
   /** Acknowledges a node's entries with their status; the last node's ack queues the edge purge. */
   async ackNode(node: string, results: { id: string; status: string }[]): Promise<void> {
     if (results.length === 0) return;
@@ -211,17 +225,17 @@ export class Queue {
     );
   }
 
-  /** Acknowledges edge entries and records the edge status on their jobs. */
-  async ackEdge(entries: { id: string; job: string }[], status: string): Promise<void> {
+  /**
+   * Acknowledges edge entries for one group (`edge` or `cloudflare`) and records that target's
+   * status on their jobs.
+   */
+  async ackEdge(
+    group: typeof KEYS.edgeGroup | typeof KEYS.cloudflareGroup,
+    entries: { id: string; job: string }[],
+    status: string,
+  ): Promise<void> {
     if (entries.length === 0) return;
-    await this.redis.eval(
-      EDGE_ACK,
-      1,
-      KEYS.edge,
-      KEYS.edgeGroup,
-      status,
-      ...entries.flatMap((e) => [e.id, e.job]),
-    );
+    await this.redis.eval(EDGE_ACK, 1, KEYS.edge, group, status, ...entries.flatMap((e) => [e.id, e.job]));
   }
 
   /** The job hashes for edge entries (body, site, traceparent); missing ones (expired) are skipped. */

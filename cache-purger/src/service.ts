@@ -4,8 +4,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { buildApp } from './app.ts';
 import { CloudflareClient } from './cloudflare.ts';
+import { CloudflareDelivery } from './cloudflare-delivery.ts';
 import type { Config } from './config.ts';
-import { EdgeDelivery } from './edge-delivery.ts';
+import { EdgeWorkerDelivery } from './edge-delivery.ts';
 import { createMetrics } from './metrics.ts';
 import { type RestartWatch, watchRestarts } from './node-watch.ts';
 import { NodeWorker } from './node-worker.ts';
@@ -60,7 +61,7 @@ export async function startService(
   };
   const watches: RestartWatch[] = [];
   const clients: VarnishClient[] = [];
-  /** The delivery loops (one per node, the edge) with the connection each acknowledges through. */
+  /** The delivery loops (one per node, the edge worker, Cloudflare) with the connection each acknowledges through. */
   const loops: { stop(): Promise<void>; redis: Redis }[] = [];
   const workers = config.nodes.map((node) => {
     const r = dup(node.name);
@@ -97,9 +98,19 @@ export async function startService(
     loops.push({ stop: () => worker.stop(), redis: r });
     return worker;
   });
+  // The edge worker and Cloudflare each read `purge:edge` through their own group and connection:
+  // Cloudflare's rate limits never hold the edge worker's purge back, nor the other way round.
   const edgeRedis = dup('edge');
-  const edge = new EdgeDelivery({
+  const edge = new EdgeWorkerDelivery({
     queue: new Queue(edgeRedis, config.nodes.length, config.jobTtlSeconds),
+    config,
+    logger,
+    metrics,
+  });
+  loops.push({ stop: () => edge.stop(), redis: edgeRedis });
+  const cloudflareRedis = dup('cloudflare');
+  const cloudflare = new CloudflareDelivery({
+    queue: new Queue(cloudflareRedis, config.nodes.length, config.jobTtlSeconds),
     registry: () => registry,
     config,
     logger,
@@ -108,15 +119,17 @@ export async function startService(
       ? { cloudflare: new CloudflareClient(config.cloudflare, config.requestTimeoutMs) }
       : {}),
   });
-  loops.push({ stop: () => edge.stop(), redis: edgeRedis });
+  loops.push({ stop: () => cloudflare.stop(), redis: cloudflareRedis });
   for (const w of workers) w.start();
   edge.start();
+  cloudflare.start();
 
   const trimmer = setInterval(() => {
     // Never below a group that does not exist yet (a worker creates it once Redis answers).
-    Promise.all([queue.trim(KEYS.jobs, groups), queue.trim(KEYS.edge, [KEYS.edgeGroup])]).catch((err) =>
-      logger.debug({ err: (err as Error).message }, 'trim failed'),
-    );
+    Promise.all([
+      queue.trim(KEYS.jobs, groups),
+      queue.trim(KEYS.edge, [KEYS.edgeGroup, KEYS.cloudflareGroup]),
+    ]).catch((err) => logger.debug({ err: (err as Error).message }, 'trim failed'));
   }, 10_000);
   trimmer.unref();
 
