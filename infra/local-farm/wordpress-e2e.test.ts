@@ -38,14 +38,11 @@ const farm = (args: string[]) =>
     cwd: ROOT,
     timeout: 300_000,
     maxBuffer: 1 << 24,
-    env: { ...process.env, FARM_CLOUDFLARE: '0' },
   }).catch((err) => err as { stdout: string; stderr: string });
 
 beforeAll(async () => {
   if (!reuse) {
     base = await freeFarmBase();
-    // FARM_CLOUDFLARE=0: the purger sends edge purges in the same loop as Cloudflare's, and the
-    // stand-in's free plan (5 calls a minute after a burst of 25) would hold the edge's back.
     const out = await farm([
       'start',
       '--detach',

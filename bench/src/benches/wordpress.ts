@@ -42,8 +42,6 @@ const bench: Benchmark = {
     const basePort = await freeFarmBase();
     const farmArgs = [`--run-dir=${runDir}`];
     ctx.log('starting the local farm with real WordPress (1 Galera node, site alpha) ...');
-    // FARM_CLOUDFLARE=0: the purger's edge purges wait behind the Cloudflare stand-in's free-plan
-    // bucket (5 calls a minute after 25), which would measure that plan, not the farm.
     // FARM_TELEMETRY=0: the local farm traces every request (sample rate 1, spans to a file),
     // which production does not; the telemetry benchmark measures that cost on its own.
     await run(
@@ -51,7 +49,7 @@ const bench: Benchmark = {
       [cli, 'start', '--detach', '--galera-nodes=1', '--sites=alpha', `--base-port=${basePort}`, ...farmArgs],
       {
         cwd: ctx.root,
-        env: { ...process.env, FARM_CLOUDFLARE: '0', FARM_TELEMETRY: '0' },
+        env: { ...process.env, FARM_TELEMETRY: '0' },
         timeout: 300_000,
         maxBuffer: 1 << 24,
       },
@@ -278,7 +276,6 @@ http {
         'all targets share the same php-fpm pool, database and content; the farm path is edge (workerd) → router front → Varnish → router back → nginx → php-fpm, on 2 shared cores with the load generator',
         'mixed = 90 % anonymous / 10 % logged-in, computed from the two runs (not one mixed run)',
         "farm = at the local edge (workerd on this machine; in production the edge is Cloudflare's); farm_origin = the same path from the router front on (what the farm's own machines serve)",
-        "FARM_CLOUDFLARE=0: with the Cloudflare stand-in on its free plan, the purger holds edge purges behind Cloudflare's 5-calls-a-minute bucket",
         'FARM_TELEMETRY=0: no tracing in the farm for this run (the local farm otherwise traces every request)',
       );
       return {
