@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -125,7 +127,11 @@ describe('mu-plugin on real WordPress (Debian wordpress, php-cli, mariadbd, the 
   let seed: { cat: number; writer: number; post: number; other: number };
 
   /** One WordPress request; its JSON result, the plugin's log lines and the jobs it added. */
-  async function wp(action: string, id = 0, opts: { purgerUrl?: string; secret?: boolean } = {}) {
+  async function wp(
+    action: string,
+    id = 0,
+    opts: { purgerUrl?: string; secret?: boolean; startAt?: number } = {},
+  ) {
     const before = (await jobs()).length;
     const { stdout, stderr } = await run('php', [join(WP, 'tests/real-wordpress.php'), action, String(id)], {
       timeout: 30_000,
@@ -136,6 +142,7 @@ describe('mu-plugin on real WordPress (Debian wordpress, php-cli, mariadbd, the 
         WPT_SITE_ID: 'alpha',
         WPT_PURGER_URL: opts.purgerUrl ?? purger.url,
         WPT_SECRET_FILE: opts.secret === false ? '' : secretFile,
+        WPT_START_AT: opts.startAt ? String(opts.startAt) : '',
       },
     });
     // The plugin must stay free of PHP notices (WordPress 6.1's own deprecations on PHP 8.2 aside).
@@ -311,6 +318,40 @@ describe('mu-plugin on real WordPress (Debian wordpress, php-cli, mariadbd, the 
     expect((await wp('queue')).out).toEqual({ queued: 0, retry: false });
   });
 
+  it('regression: 8 requests queueing at once while the purger is down, then 8 page loads draining at once: every purge reaches the purger exactly once', async () => {
+    // Both used to read-modify-write one option: concurrent queueing lost purges, concurrent
+    // draining sent the same purge from several requests.
+    const N = 8;
+    const gate = await recordingGate(purger.url);
+    try {
+      const startAt = Date.now() + 2_500; // after every WordPress has booted
+      const edits = await Promise.all(
+        Array.from({ length: N }, () => wp('edit-post', seed.post, { purgerUrl: gate.url, startAt })),
+      );
+      const queued = edits.map((e) => e.log.join('\n').match(/purge queued \(event ([\w-]+)/)?.[1]);
+      expect(queued.filter(Boolean), 'each request queued its purge').toHaveLength(N);
+      expect(new Set(queued).size).toBe(N);
+      expect((await wp('queue')).out.queued, 'every queued purge is in the queue').toBe(N);
+
+      gate.up = true;
+      await wp('age-retry', 0, { purgerUrl: gate.url });
+      const drainAt = Date.now() + 2_500;
+      await Promise.all(
+        Array.from({ length: N }, () => wp('home-tags', 0, { purgerUrl: gate.url, startAt: drainAt })),
+      );
+      const received = new Map<string, number>();
+      for (const e of gate.events) received.set(e, (received.get(e) ?? 0) + 1);
+      expect(Object.fromEntries(received), 'each purge sent once').toEqual(
+        Object.fromEntries(queued.map((e) => [e, 1])),
+      );
+      const accepted = (await jobs()).map((j) => j.event).filter((e) => queued.includes(e));
+      expect(accepted.sort()).toEqual([...(queued as string[])].sort());
+      expect((await wp('queue')).out).toEqual({ queued: 0, retry: false });
+    } finally {
+      await gate.close();
+    }
+  });
+
   // Last: the new permalink structure changes every URL the tests above expect.
   it('a menu, a widget and the permalink structure each purge the whole site', async () => {
     for (const action of ['menu', 'widget', 'permalinks']) {
@@ -320,3 +361,39 @@ describe('mu-plugin on real WordPress (Debian wordpress, php-cli, mariadbd, the 
     }
   });
 });
+
+/**
+ * A stand-in address for the purger that records the `event` of every webhook it forwards. Until
+ * `up` is set it is down: it holds each webhook and drops all of them together 300 ms after the
+ * first (a purger that stalls, then dies), so that requests sent at once also fail at once.
+ */
+async function recordingGate(target: string) {
+  const gate = { up: false, events: [] as string[], url: '', close: async () => {} };
+  let held: Socket[] = [];
+  const server: Server = createServer((req, res) => {
+    if (!gate.up) {
+      held.push(req.socket);
+      if (held.length === 1)
+        setTimeout(() => {
+          for (const s of held) s.destroy();
+          held = [];
+        }, 300);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks).toString();
+      gate.events.push(String((JSON.parse(body) as { event?: string }).event));
+      const headers = Object.fromEntries(
+        Object.entries(req.headers).filter(([k]) => k.startsWith('x-farm-') || k === 'content-type'),
+      ) as Record<string, string>;
+      const answer = await fetch(`${target}${req.url}`, { method: 'POST', headers, body });
+      res.writeHead(answer.status, { 'content-type': 'application/json' }).end(await answer.text());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  gate.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  gate.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return gate;
+}

@@ -29,6 +29,7 @@ require_once __DIR__ . '/farm-cache-purge/Signer.php';
 require_once __DIR__ . '/farm-cache-purge/UrlSet.php';
 require_once __DIR__ . '/farm-cache-purge/Widgets.php';
 require_once __DIR__ . '/farm-cache-purge/Tags.php';
+require_once __DIR__ . '/farm-cache-purge/RetryQueue.php';
 require_once __DIR__ . '/farm-cache-purge/Client.php';
 require_once __DIR__ . '/farm-cache-purge/Plugin.php';
 

@@ -9,7 +9,8 @@
  * Configured the way a stock php-fpm pool must be (clear_env = yes): the plugin's settings are
  * constants and the secret is a file; the caller runs this with an otherwise empty environment.
  * Env (read here only, to define the constants): WPT_DB_SOCKET, WPT_DB_NAME, WPT_SITE_ID,
- * WPT_PURGER_URL, WPT_SECRET_FILE (empty: no secret). The plugin's log goes to stderr.
+ * WPT_PURGER_URL, WPT_SECRET_FILE (empty: no secret), WPT_START_AT (optional, see below). The
+ * plugin's log goes to stderr.
  *
  * Driven by cache-purger/test/mu-plugin.test.ts against a real mariadbd and a real purger.
  */
@@ -64,6 +65,13 @@ if (WPT_ACTION === 'install') {
 }
 
 require ABSPATH . 'wp-settings.php';
+
+// WPT_START_AT (ms since the epoch): wait, WordPress loaded, until then, so that concurrent runs
+// do their action at the same moment rather than one WordPress boot apart.
+$startAt = (int) $env('WPT_START_AT');
+while ($startAt > 0 && ($wait = $startAt - (int) floor(microtime(true) * 1000)) > 0) {
+    usleep(min($wait, 50) * 1000);
+}
 
 /** One WordPress front-end request for $query, rendered far enough for the plugin's tags. */
 function page_tags(array $query): array
@@ -171,8 +179,7 @@ switch (WPT_ACTION) {
         }
         break;
     case 'queue':
-        $queue = get_option(FarmCachePurge\Client::OPTION, []);
-        $out = ['queued' => count($queue['items'] ?? []), 'retry' => wp_next_scheduled(FarmCachePurge\Client::RETRY_SOON)];
+        $out = ['queued' => count((new FarmCachePurge\RetryQueue())->jobs(1000)), 'retry' => wp_next_scheduled(FarmCachePurge\Client::RETRY_SOON)];
         break;
     default:
         fwrite(STDERR, "unknown action " . WPT_ACTION . "\n");

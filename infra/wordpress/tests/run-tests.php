@@ -9,13 +9,14 @@ declare(strict_types=1);
 
 require __DIR__ . '/wp-shims.php';
 $plugin = __DIR__ . '/../mu-plugins/farm-cache-purge';
-foreach (['Config', 'Signer', 'UrlSet', 'Widgets', 'Tags', 'Client', 'Plugin'] as $f) {
+foreach (['Config', 'Signer', 'UrlSet', 'Widgets', 'Tags', 'RetryQueue', 'Client', 'Plugin'] as $f) {
     require_once "$plugin/$f.php";
 }
 
 use FarmCachePurge\Client;
 use FarmCachePurge\Config;
 use FarmCachePurge\Plugin;
+use FarmCachePurge\RetryQueue;
 use FarmCachePurge\Signer;
 use FarmCachePurge\Tags;
 use FarmCachePurge\UrlSet;
@@ -52,6 +53,11 @@ function capture(Config $config, array &$bodies, int &$status = 202): Plugin
     }));
     $p->register();
     return $p;
+}
+/** The purges in the retry queue, oldest first. */
+function queued(): array
+{
+    return array_map(fn ($j) => $j['purge'], (new RetryQueue())->jobs(1000));
 }
 $GLOBALS['log'] = tempnam(sys_get_temp_dir(), 'farm-cache-purge-log-');
 ini_set('error_log', $GLOBALS['log']);
@@ -218,7 +224,7 @@ test('theme switch, customizer and menus purge the whole site', function () use 
     check('site-wide', count($bodies) === 1 && ($bodies[0]['all'] ?? false) === true && !isset($bodies[0]['urls']), json_encode($bodies));
 });
 
-test('purger unreachable or 503: queued in an option, resent (signed afresh) once it answers', function () use ($config, $post) {
+test('purger unreachable or 503: queued (one options row each), resent (signed afresh) once it answers', function () use ($config, $post) {
     $status = 0;
     $seen = [];
     $client = new Client($config, function ($u, $h, $b) use (&$status, &$seen) {
@@ -230,15 +236,15 @@ test('purger unreachable or 503: queued in an option, resent (signed afresh) onc
     $post();
     do_action('save_post', 12);
     do_action('shutdown');
-    check('queued after a failure', count(get_option(Client::OPTION)['items']) === 1);
+    check('queued after a failure', count(queued()) === 1);
     $status = 503;
     do_action('wp_trash_post', 12);
     do_action('shutdown');
-    check('still queued on 503, both kept', count(get_option(Client::OPTION)['items']) === 2);
+    check('still queued on 503, both kept', count(queued()) === 2);
     $status = 202;
     do_action('save_post', 12);
     do_action('shutdown');
-    check('queue drained after a 202', get_option(Client::OPTION) === []);
+    check('queue drained after a 202', queued() === []);
     check('retries carry the queued bodies', $seen[0][1] === end($seen)[1] || in_array($seen[0][1], array_column($seen, 1), true));
     check('every send has its own nonce', count(array_unique(array_column($seen, 0))) === count($seen));
 });
@@ -246,7 +252,7 @@ test('purger unreachable or 503: queued in an option, resent (signed afresh) onc
 test('a 4xx is not retried (the request itself is wrong)', function () use ($config, $post) {
     $client = new Client($config, fn () => 403);
     check('status', $client->send(['site' => 'alpha', 'all' => true]) === 403);
-    check('not queued', get_option(Client::OPTION, []) === []);
+    check('not queued', queued() === []);
     check('logged as dropped', str_contains(logged(), 'purger refused a purge with HTTP 403'), logged());
 });
 
@@ -255,7 +261,7 @@ test('the retry queue is bounded: overflow collapses into one site-wide purge', 
     for ($i = 0; $i < 5; $i++) {
         $client->send(['site' => 'alpha', 'tags' => ["alpha-p-$i"]]);
     }
-    $q = get_option(Client::OPTION)['items'];
+    $q = queued();
     check('bounded', count($q) <= 3, json_encode($q));
     check('covers everything', ($q[0]['all'] ?? false) === true, json_encode($q));
     check('nothing queued after the site-wide purge (it covers later changes too)', count($q) === 1, json_encode($q));
@@ -421,7 +427,7 @@ test('site title, tagline, widgets, theme settings and permalinks purge the whol
     }
     $bodies = [];
     capture($config, $bodies);
-    foreach (['cron', '_transient_doing_cron', Client::OPTION, 'active_plugins', 'recently_edited'] as $option) {
+    foreach (['cron', '_transient_doing_cron', RetryQueue::LEGACY_OPTION, RetryQueue::PREFIX . '0', 'active_plugins', 'recently_edited'] as $option) {
         do_action('updated_option', $option, 'old', 'new');
     }
     do_action('shutdown');
@@ -642,7 +648,7 @@ test('regression: queued purges are retried by a short cron event with backoff, 
     $status = 202; // the purger is back; nobody edits anything
     $now = (int) wp_next_scheduled(Client::RETRY_SOON);
     shim_run_cron(Client::RETRY_SOON);
-    check('delivered by the retry event', get_option(Client::OPTION) === []);
+    check('delivered by the retry event', queued() === []);
     check('no retry left scheduled', wp_next_scheduled(Client::RETRY_SOON) === false);
     $events = array_unique(array_map(fn ($s) => $s['body']['event'] ?? '', $seen));
     check('every attempt carries the same event id', count($events) === 1 && preg_match('/^[A-Za-z0-9_-]{8,64}$/', (string) reset($events)) === 1, json_encode($events));
@@ -655,18 +661,174 @@ test('a purge queued by another request while the retry is sending is kept, not 
     $client = new Client($config, function () use (&$calls) {
         $calls++;
         if ($calls === 2) { // the retry is on the wire; another PHP request queues its purge
-            $q = get_option(Client::OPTION);
-            $q['items'][] = ['site' => 'alpha', 'tags' => ['alpha-p-99'], 'event' => 'other-request-1'];
-            update_option(Client::OPTION, $q, false);
+            (new RetryQueue())->add(['site' => 'alpha', 'tags' => ['alpha-p-99'], 'event' => 'other-request-1'], time());
         }
         return $calls === 1 ? 0 : 202;
     });
     $client->send(['site' => 'alpha', 'tags' => ['alpha-p-1']]);
     wp_clear_scheduled_hook(Client::RETRY_SOON);
     $left = $client->retryQueued();
-    $q = get_option(Client::OPTION);
-    check('the other purge is still queued', $left === 1 && ($q['items'][0]['event'] ?? '') === 'other-request-1', json_encode($q));
+    $q = queued();
+    check('the other purge is still queued', $left === 1 && ($q[0]['event'] ?? '') === 'other-request-1', json_encode($q));
     check('its retry is scheduled', is_int(wp_next_scheduled(Client::RETRY_SOON)));
+});
+
+// ---- The retry queue under concurrent requests: one row per purge, claimed before it is sent ----
+
+/** A client whose webhooks are counted by event in $sent, answering what $status holds. */
+function counting(Config $config, array &$sent, int &$status = 202, ?callable $clock = null): Client
+{
+    return new Client($config, function ($u, $h, $b) use (&$sent, &$status) {
+        $e = json_decode($b, true)['event'] ?? '?';
+        $sent[$e] = ($sent[$e] ?? 0) + 1;
+        return $status;
+    }, $clock);
+}
+
+test('regression: two requests queueing at once both keep their purge (one shared option lost one)', function () use ($config) {
+    $sent = [];
+    $down = 0;
+    $a = counting($config, $sent, $down);
+    // B queues between A's read of the queue and A's write: with one option, A's write erased B's.
+    $GLOBALS['shim']['before_write'] = function () use ($config) {
+        $s = [];
+        $d = 0;
+        counting($config, $s, $d)->send(['site' => 'alpha', 'tags' => ['alpha-p-2'], 'event' => 'request-b-1']);
+    };
+    $a->send(['site' => 'alpha', 'tags' => ['alpha-p-1'], 'event' => 'request-a-1']);
+    $events = array_column(queued(), 'event');
+    sort($events);
+    check('both queued', $events === ['request-a-1', 'request-b-1'], json_encode($events));
+    check('each its own row', count(preg_grep('/^' . RetryQueue::PREFIX . '/', array_keys($GLOBALS['shim']['options']))) === 2);
+});
+
+test('regression: two requests draining at once send each purge once (a shared option sent it from both)', function () use ($config) {
+    $down = 0;
+    $sent = [];
+    $q = counting($config, $sent, $down);
+    foreach (['e-one-0001', 'e-two-0002', 'e-three-03'] as $e) {
+        $q->send(['site' => 'alpha', 'all' => false, 'tags' => ['alpha-p-1'], 'event' => $e]);
+    }
+    $sent = [];
+    $up = 202;
+    // B drains everything between A's listing and A's first claim; A then finds nothing to claim.
+    $GLOBALS['shim']['before_write'] = function () use ($config, &$sent, &$up) {
+        counting($config, $sent, $up)->retryQueued();
+    };
+    $left = counting($config, $sent, $up)->retryQueued();
+    check('each sent once', $sent === ['e-one-0001' => 1, 'e-two-0002' => 1, 'e-three-03' => 1], json_encode($sent));
+    check('none left', $left === 0 && queued() === [], json_encode(queued()));
+});
+
+test('a purge another request is sending is left to it; one whose sender died is sent once its lease runs out, same event', function () use ($config) {
+    $now = 1_800_000_000;
+    $clock = function () use (&$now) {
+        return $now;
+    };
+    $sent = [];
+    $status = 0;
+    counting($config, $sent, $status, $clock)->send(['site' => 'alpha', 'tags' => ['alpha-p-1'], 'event' => 'dead-sender-1']);
+    $store = new RetryQueue();
+    check('claimed', $store->claim($store->jobs(10)[0], $now) !== null); // a request claims it, then dies
+    $sent = [];
+    $status = 202;
+    $client = counting($config, $sent, $status, $clock);
+    check('while the claim holds: not sent, still queued', $client->retryQueued() === 1 && $sent === [], json_encode($sent));
+    check('retry scheduled meanwhile', is_int(wp_next_scheduled(Client::RETRY_SOON)));
+    $now += RetryQueue::LEASE + 1;
+    check('after the lease: sent with its event, gone', $client->retryQueued() === 0 && $sent === ['dead-sender-1' => 1], json_encode($sent));
+});
+
+test('a failed resend puts the purge back (same event, unclaimed) and stops: later ones wait, in order', function () use ($config) {
+    $sent = [];
+    $status = 0;
+    $c = counting($config, $sent, $status);
+    foreach (['order-first-1', 'order-second', 'order-third1'] as $e) {
+        $c->send(['site' => 'alpha', 'tags' => ['alpha-p-1'], 'event' => $e]);
+    }
+    $sent = [];
+    $status = 503;
+    check('three left', $c->retryQueued() === 3);
+    check('only the oldest tried', $sent === ['order-first-1' => 1], json_encode($sent));
+    $jobs = (new RetryQueue())->jobs(10);
+    check('back in the queue unclaimed, in order', array_column($jobs, 'lease') === [0, 0, 0]
+        && array_column(array_column($jobs, 'purge'), 'event') === ['order-first-1', 'order-second', 'order-third1'], json_encode($jobs));
+    check('logged', str_contains(logged(), 'purger still unavailable (HTTP 503); 3 purge(s) queued'), logged());
+    $sent = [];
+    $status = 202;
+    check('then all, oldest first', $c->retryQueued() === 0 && array_keys($sent) === ['order-first-1', 'order-second', 'order-third1'], json_encode($sent));
+});
+
+test('a site-wide purge being sent covers no later change; a queued one does', function () use ($config) {
+    $sent = [];
+    $status = 0;
+    $c = counting($config, $sent, $status);
+    $c->send(['site' => 'alpha', 'all' => true, 'event' => 'site-wide-01']);
+    $c->send(['site' => 'alpha', 'tags' => ['alpha-p-1'], 'event' => 'covered-001']);
+    check('covered by the queued site-wide purge', array_column(queued(), 'event') === ['site-wide-01'], json_encode(queued()));
+    check('logged as covered', str_contains(logged(), 'covered by the queued site-wide purge (event site-wide-01)'), logged());
+    $store = new RetryQueue();
+    $store->claim($store->jobs(10)[0], time()); // on the wire now: it may reach the caches before this change
+    $c->send(['site' => 'alpha', 'tags' => ['alpha-p-2'], 'event' => 'after-send1']);
+    check('queued itself', array_column(queued(), 'event') === ['site-wide-01', 'after-send1'], json_encode(queued()));
+});
+
+test('the bound: past maxQueued, one site-wide purge replaces the purges queued before it, not those queued meanwhile', function () {
+    $config = new Config('alpha', 'http://x', 's', 3, 1.0, 3);
+    $sent = [];
+    $status = 0;
+    $c = counting($config, $sent, $status);
+    foreach (['bound-one-1', 'bound-two-2', 'bound-three'] as $e) {
+        $c->send(['site' => 'alpha', 'tags' => ['alpha-p-1'], 'event' => $e]);
+    }
+    // Another request queues while this one collapses the queue (after its listing).
+    $GLOBALS['shim']['before_write'] = fn () => (new RetryQueue())->add(['site' => 'alpha', 'tags' => ['alpha-p-9'], 'event' => 'meanwhile-1'], time());
+    $c->send(['site' => 'alpha', 'tags' => ['alpha-p-4'], 'event' => 'bound-four4']);
+    $q = queued();
+    check('the one queued meanwhile is kept', in_array('meanwhile-1', array_column($q, 'event'), true), json_encode($q));
+    $all = array_values(array_filter($q, fn ($p) => ($p['all'] ?? false) === true));
+    check('one site-wide purge', count($all) === 1 && count($q) === 2, json_encode($q));
+    check('logged', str_contains(logged(), '4 purges collapsed into one site-wide purge (event ' . ($all[0]['event'] ?? '?') . ')'), logged());
+});
+
+test('migration: a queue left in the single option of earlier versions becomes one row per purge, once, nothing lost', function () use ($config) {
+    update_option(RetryQueue::LEGACY_OPTION, ['since' => 1_700_000_000, 'items' => [
+        ['site' => 'alpha', 'tags' => ['alpha-p-1'], 'event' => 'legacy-one-1'],
+        ['site' => 'alpha', 'urls' => ['https://alpha.farm.test/x/']], // the oldest format: no event
+    ]], false);
+    $sent = [];
+    $status = 0;
+    $c = counting($config, $sent, $status);
+    check('nothing delivered while down', $c->retryQueued() === 2 && $sent === ['legacy-one-1' => 1], json_encode($sent));
+    check('the option is gone', get_option(RetryQueue::LEGACY_OPTION, 'absent') === 'absent');
+    $jobs = (new RetryQueue())->jobs(10);
+    check('in order, with its since', array_column($jobs, 'since') === [1_700_000_000, 1_700_000_000]
+        && ($jobs[0]['purge']['event'] ?? '') === 'legacy-one-1', json_encode($jobs));
+    check('an event for the one without', preg_match('/^[A-Za-z0-9_-]{8,64}$/', (string) ($jobs[1]['purge']['event'] ?? '')) === 1, json_encode($jobs[1] ?? null));
+    check('logged', str_contains(logged(), 'moved 2 queued purge(s) from the option farm_cache_purge_retry'), logged());
+    $status = 202;
+    check('delivered after', $c->retryQueued() === 0 && count($sent) === 2, json_encode($sent));
+    // The version before event ids: a plain list; an empty queue was saved as [].
+    update_option(RetryQueue::LEGACY_OPTION, [], false);
+    check('an empty one is just removed', (new RetryQueue())->migrateLegacy(time()) === 0 && get_option(RetryQueue::LEGACY_OPTION, 'absent') === 'absent');
+});
+
+test('migration race: the option changed meanwhile (another request, an older node) is moved on the next run, not lost or doubled', function () use ($config) {
+    update_option(RetryQueue::LEGACY_OPTION, [['site' => 'alpha', 'all' => true]], false);
+    $GLOBALS['shim']['before_write'] = fn () => update_option(RetryQueue::LEGACY_OPTION, [['site' => 'alpha', 'all' => true], ['site' => 'alpha', 'tags' => ['alpha-p-3']]], false);
+    $store = new RetryQueue();
+    check('lost the race: took its rows back', $store->migrateLegacy(time()) === 0 && queued() === [], json_encode(queued()));
+    check('moved next time', $store->migrateLegacy(time()) === 2 && count(queued()) === 2, json_encode(queued()));
+    $sent = [];
+    counting($config, $sent)->retryQueued();
+    check('each sent once', count($sent) === 2 && max($sent) === 1, json_encode($sent));
+});
+
+test('an unreadable queue row is dropped and logged, not a blocked queue', function () use ($config) {
+    $GLOBALS['shim']['options'][RetryQueue::PREFIX . '0000000000000001_bad'] = 'not json';
+    $sent = [];
+    check('nothing left', counting($config, $sent)->retryQueued() === 0 && queued() === []);
+    check('logged', str_contains(logged(), 'dropped an unreadable queue row'), logged());
 });
 
 test('regression: a due retry runs from any request that reaches PHP, when WP-cron\'s loopback never comes', function () use ($config, $post) {
@@ -678,10 +840,10 @@ test('regression: a due retry runs from any request that reaches PHP, when WP-cr
     do_action('shutdown'); // purger down: queued, retry scheduled
     $status = 202;
     do_action('shutdown'); // a page load before the retry is due: nothing
-    check('not before it is due', count($bodies) === 1 && count(get_option(Client::OPTION)['items'] ?? []) === 1);
+    check('not before it is due', count($bodies) === 1 && count(queued()) === 1);
     $GLOBALS['shim']['scheduled'][Client::RETRY_SOON] = time() - 1; // the retry is now due
     do_action('shutdown'); // a visitor's page load, no edit
-    check('delivered by a page load', count($bodies) === 2 && get_option(Client::OPTION) === [], json_encode(get_option(Client::OPTION)));
+    check('delivered by a page load', count($bodies) === 2 && queued() === [], json_encode(queued()));
     check('same event as the first attempt', ($bodies[0]['event'] ?? 'a') === ($bodies[1]['event'] ?? 'b'));
     check('nothing left scheduled', wp_next_scheduled(Client::RETRY_SOON) === false);
 });
@@ -711,7 +873,7 @@ test('nothing is sent while WordPress installs', function () use ($config) {
     $GLOBALS['shim']['installing'] = true;
     do_action('added_option', 'blogname', 'x');
     do_action('shutdown');
-    check('nothing', $bodies === [] && get_option(Client::OPTION, 'absent') === 'absent', json_encode($bodies));
+    check('nothing', $bodies === [] && queued() === [], json_encode($bodies));
 });
 
 echo "$count checks, $failures failed\n";

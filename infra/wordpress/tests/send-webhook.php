@@ -13,7 +13,7 @@ declare(strict_types=1);
 
 require __DIR__ . '/wp-shims.php';
 $plugin = __DIR__ . '/../mu-plugins/farm-cache-purge';
-foreach (['Config', 'Signer', 'UrlSet', 'Widgets', 'Tags', 'Client', 'Plugin'] as $f) {
+foreach (['Config', 'Signer', 'UrlSet', 'Widgets', 'Tags', 'RetryQueue', 'Client', 'Plugin'] as $f) {
     require_once "$plugin/$f.php";
 }
 
@@ -51,7 +51,7 @@ echo json_encode([
     'tampered' => $tampered,
     'first' => $first,
     'replayed' => $replayed,
-    'queued' => count(get_option(Client::OPTION, [])),
+    'queued' => count((new FarmCachePurge\RetryQueue())->jobs(100)),
     'lost' => lostAnswer($config),
 ]), "\n";
 
@@ -74,7 +74,7 @@ function lostAnswer(Config $config): array
     shim_add_post(new WP_Post(['ID' => 14, 'post_name' => 'lost-answer']));
     do_action('save_post', 14);
     do_action('shutdown');
-    $queued = count(get_option(Client::OPTION, [])['items'] ?? []);
+    $queued = count((new FarmCachePurge\RetryQueue())->jobs(100));
     shim_run_cron(Client::RETRY_SOON);
     [$first, $retry] = $answers + [null, null];
     return [
@@ -84,6 +84,6 @@ function lostAnswer(Config $config): array
         'sameEvent' => $first !== null && $retry !== null && $first['event'] === $retry['event'],
         'sameJob' => isset($first['answer']['job'], $retry['answer']['job']) && $first['answer']['job'] === $retry['answer']['job'],
         'duplicate' => ($retry['answer']['duplicate'] ?? false) === true,
-        'queued' => count(get_option(Client::OPTION, [])['items'] ?? []),
+        'queued' => count((new FarmCachePurge\RetryQueue())->jobs(100)),
     ];
 }

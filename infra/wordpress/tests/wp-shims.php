@@ -84,6 +84,8 @@ function shim_reset(): void
     $GLOBALS['shim']['comments'] = [];
     $GLOBALS['shim']['revisions'] = [];
     $GLOBALS['shim']['query'] = [];
+    $GLOBALS['shim']['before_write'] = null;
+    $GLOBALS['wpdb'] = new ShimWpdb();
 }
 function shim_add_post(WP_Post $p, array $terms = []): WP_Post
 {
@@ -155,6 +157,108 @@ function update_option(string $name, mixed $value, bool|null $autoload = null): 
     $GLOBALS['shim']['options'][$name] = $value;
     return true;
 }
+
+function maybe_serialize(mixed $v): mixed
+{
+    return is_array($v) || is_object($v) ? serialize($v) : $v;
+}
+
+/**
+ * $wpdb over the same in-memory options table, with the return values of WordPress's wpdb on
+ * MySQL: insert() 1, or false on a duplicate name (a key error); update() and delete() the rows
+ * they changed (0 when the WHERE matched nothing, or the value was already the new one). It
+ * answers one SELECT, the queue's prefix listing. `$GLOBALS['shim']['before_write']`, when set, is
+ * called before each write: a test stands another request there, between a read and a write.
+ */
+final class ShimWpdb
+{
+    public string $options = 'wp_options';
+    public string $last_error = '';
+    public array $writes = [];
+
+    public function prepare(string $sql, mixed ...$args): string
+    {
+        return preg_replace_callback('/%[sd]/', function ($m) use (&$args) {
+            $v = array_shift($args);
+            return $m[0] === '%d' ? (string) (int) $v : "'" . addslashes((string) $v) . "'";
+        }, $sql);
+    }
+
+    public function esc_like(string $s): string
+    {
+        return addcslashes($s, '_%\\');
+    }
+
+    public function get_results(string $sql, string $output = 'OBJECT'): array
+    {
+        if (!preg_match("/^SELECT option_name, option_value FROM wp_options WHERE option_name LIKE '((?:[^'\\\\]|\\\\.)*)%' ORDER BY option_name LIMIT (\\d+)$/", $sql, $m)) {
+            throw new LogicException("ShimWpdb answers the queue's listing only, not: $sql");
+        }
+        $prefix = stripslashes(stripcslashes($m[1]));
+        $names = array_filter(array_keys($GLOBALS['shim']['options']), fn ($n) => str_starts_with((string) $n, $prefix));
+        sort($names, SORT_STRING);
+        $rows = [];
+        foreach (array_slice($names, 0, (int) $m[2]) as $n) {
+            $rows[] = ['option_name' => $n, 'option_value' => self::stored($n)];
+        }
+        return $rows;
+    }
+
+    public function insert(string $table, array $data): int|false
+    {
+        $this->before('insert', $data['option_name']);
+        if (array_key_exists($data['option_name'], $GLOBALS['shim']['options'])) {
+            $this->last_error = "Duplicate entry '{$data['option_name']}' for key 'option_name'";
+            return false;
+        }
+        $GLOBALS['shim']['options'][$data['option_name']] = (string) $data['option_value'];
+        return 1;
+    }
+
+    public function update(string $table, array $data, array $where): int
+    {
+        $this->before('update', $where['option_name']);
+        if (!$this->matches($where) || self::stored($where['option_name']) === (string) $data['option_value']) {
+            return 0;
+        }
+        $GLOBALS['shim']['options'][$where['option_name']] = (string) $data['option_value'];
+        return 1;
+    }
+
+    public function delete(string $table, array $where): int
+    {
+        $this->before('delete', $where['option_name']);
+        if (!$this->matches($where)) {
+            return 0;
+        }
+        unset($GLOBALS['shim']['options'][$where['option_name']]);
+        return 1;
+    }
+
+    private function matches(array $where): bool
+    {
+        $n = $where['option_name'];
+        return array_key_exists($n, $GLOBALS['shim']['options'])
+            && (!array_key_exists('option_value', $where) || self::stored($n) === (string) $where['option_value']);
+    }
+
+    private static function stored(string $name): string
+    {
+        $v = $GLOBALS['shim']['options'][$name];
+        return (string) maybe_serialize($v);
+    }
+
+    private function before(string $op, string $name): void
+    {
+        $this->writes[] = "$op $name";
+        $hook = $GLOBALS['shim']['before_write'] ?? null;
+        if ($hook) {
+            $GLOBALS['shim']['before_write'] = null; // once, and not for the writes it makes itself
+            $hook($op, $name);
+        }
+    }
+}
+const ARRAY_A = 'ARRAY_A';
 
 // URLs.
 function home_url(string $path = ''): string

@@ -5,10 +5,10 @@ declare(strict_types=1);
 namespace FarmCachePurge;
 
 /**
- * Sends a purge webhook to the cache-purger, with a retry queue kept in a WordPress option for
- * when the purger is unreachable, answers 429 or 5xx (503: its Redis is down). A 202 means the
- * purge is durable; another 4xx means the request itself is wrong and retrying cannot help (logged,
- * dropped).
+ * Sends a purge webhook to the cache-purger, with a retry queue (RetryQueue: one options row per
+ * purge) for when the purger is unreachable, answers 429 or 5xx (503: its Redis is down). A 202
+ * means the purge is durable; another 4xx means the request itself is wrong and retrying cannot
+ * help (logged, dropped).
  *
  * Each purge carries an `event` id, drawn once when the change is first sent and kept in the queue
  * for every retry (each retry is signed afresh, with a new nonce). The purger accepts a (site,
@@ -17,7 +17,6 @@ namespace FarmCachePurge;
  */
 final class Client
 {
-    public const OPTION = 'farm_cache_purge_retry';
     /** The short retry event, scheduled while the queue is not empty. */
     public const RETRY_SOON = 'farm_cache_purge_retry_soon';
     /** Seconds between retries: the first soon, then backing off to at most MAX_DELAY. */
@@ -28,13 +27,16 @@ final class Client
      */
     public const MAX_DELAY = 50;
 
+    private RetryQueue $queue;
+
     /**
      * @param null|callable(string, array<string,string>, string): (int|array{0:int,1:string}) $transport
      *        for tests: the status, or the status and the response body; default curl
      * @param null|callable(): int $clock for tests; default time()
      */
-    public function __construct(private Config $config, private $transport = null, private $clock = null)
+    public function __construct(private Config $config, private $transport = null, private $clock = null, ?RetryQueue $queue = null)
     {
+        $this->queue = $queue ?? new RetryQueue();
     }
 
     /** Sends (or queues) one purge; returns the HTTP status, 0 when unreachable. */
@@ -51,44 +53,50 @@ final class Client
     }
 
     /**
-     * Resends queued purges in order (signed afresh, same event ids); keeps those from the first one
-     * that still fails, and schedules the next attempt while any are left. Returns how many are left.
+     * Resends queued purges, oldest first (signed afresh, same event ids), each claimed first so
+     * that requests draining at the same time never send the same one; stops at the first that
+     * still fails, and schedules the next attempt while any are left. Returns how many are left.
      */
     public function retryQueued(): int
     {
-        $state = $this->queue();
-        if ($state['items'] === []) {
+        $this->queue->migrateLegacy($this->now());
+        $jobs = $this->queue->jobs($this->limit());
+        if ($jobs === []) {
             return 0;
         }
-        $left = [];
-        $lastStatus = 202;
-        foreach ($state['items'] as $i => $purge) {
-            [$status, $body] = $this->post($purge);
+        $delivered = 0;
+        $failed = null;
+        foreach ($jobs as $job) {
+            // Being sent by another request, or taken by one since the list was read: theirs.
+            $claimed = RetryQueue::leased($job, $this->now()) ? null : $this->queue->claim($job, $this->now());
+            if ($claimed === null) {
+                continue;
+            }
+            [$status, $body] = $this->post($claimed['purge']);
             if (self::retryable($status)) {
-                // Still down: keep this one and everything after it, in order.
-                $left = array_slice($state['items'], $i);
-                $lastStatus = $status;
+                // Still down: this one back in the queue, the rest left for the next attempt.
+                $this->queue->release($claimed);
+                $failed = $status;
                 break;
             }
-            $this->report($purge, $status, $body);
+            $this->queue->done($claimed);
+            $this->report($claimed['purge'], $status, $body);
+            $delivered++;
         }
-        // Sending took a while (up to the timeout per purge): keep what other requests queued
-        // meanwhile, which a plain write of $left would erase.
-        $known = array_flip(array_map(static fn ($q) => (string) ($q['event'] ?? ''), $state['items']));
-        foreach ($this->queue(true)['items'] as $q) {
-            if (!isset($known[(string) ($q['event'] ?? '')])) {
-                $left[] = $q;
-            }
+        if ($delivered > 0) {
+            self::log('queued purges delivered (' . $delivered . ')');
         }
-        $this->save($left === [] ? null : ['since' => $state['since'], 'items' => $left]);
+        $left = $this->queue->jobs($this->limit());
+        if ($left === [] && function_exists('wp_clear_scheduled_hook')) {
+            wp_clear_scheduled_hook(self::RETRY_SOON);
+            // A request may have queued between the count and the clear: look again.
+            $left = $this->queue->jobs($this->limit());
+        }
         if ($left !== []) {
-            $delay = $this->scheduleRetry($state['since']);
-            self::log('purger still unavailable (' . self::describe($lastStatus) . '); ' . count($left)
-                . ' purge(s) queued, next attempt in ' . $delay . ' s');
-        } else {
-            self::log('queued purges delivered (' . count($state['items']) . ')');
-            if (function_exists('wp_clear_scheduled_hook')) {
-                wp_clear_scheduled_hook(self::RETRY_SOON);
+            $delay = $this->scheduleRetry($left[0]['since']);
+            if ($failed !== null) {
+                self::log('purger still unavailable (' . self::describe($failed) . '); ' . count($left)
+                    . ' purge(s) queued, next attempt in ' . $delay . ' s');
             }
         }
         return count($left);
@@ -113,25 +121,47 @@ final class Client
         return $status === 0 || $status === 408 || $status === 429 || $status >= 500;
     }
 
+    /**
+     * Queues a purge that could not be sent. A queued site-wide purge no request has claimed yet
+     * covers this change: it will purge what is cached when it is delivered, which is after this
+     * change was made (one being sent right now may be delivered before, so it does not count).
+     * Past `maxQueued` the queue collapses into one site-wide purge: added first, then the purges
+     * listed before it removed (each was queued before it, so it covers them).
+     */
     private function enqueue(array $purge, int $status): void
     {
-        $state = $this->queue();
-        $since = $state['items'] === [] ? $this->now() : $state['since'];
-        $items = $state['items'];
-        // A queued site-wide purge covers every later change too: it purges what is cached when it
-        // is delivered, which is after this change was made.
-        $covered = array_filter($items, static fn ($q) => ($q['all'] ?? false) === true) !== [];
-        if (!$covered) {
-            $items[] = $purge;
-        }
-        if (count($items) > $this->config->maxQueued) {
+        $now = $this->now();
+        $this->queue->migrateLegacy($now);
+        $jobs = $this->queue->jobs($this->limit());
+        $covering = array_filter($jobs, static fn ($j) => ($j['purge']['all'] ?? false) === true && !RetryQueue::leased($j, $now));
+        if ($covering !== []) {
+            $what = 'covered by the queued site-wide purge (event ' . (reset($covering)['purge']['event'] ?? '-') . ')';
+        } elseif (count($jobs) + 1 > $this->config->maxQueued) {
             // Too much to remember: one site-wide purge covers all of it.
-            $items = [['site' => $this->config->siteId, 'all' => true, 'event' => self::newEvent()]];
+            $all = ['site' => $this->config->siteId, 'all' => true, 'event' => self::newEvent()];
+            if ($this->queue->add($all, $jobs[0]['since'] ?? $now) === '') {
+                return;
+            }
+            foreach ($jobs as $j) {
+                $this->queue->drop($j);
+            }
+            $what = 'over ' . $this->config->maxQueued . ' queued: ' . (count($jobs) + 1)
+                . ' purges collapsed into one site-wide purge (event ' . $all['event'] . ')';
+        } else {
+            if ($this->queue->add($purge, $now) === '') {
+                return;
+            }
+            $what = (count($jobs) + 1) . ' waiting';
         }
-        $this->save(['since' => $since, 'items' => $items]);
-        $delay = $this->scheduleRetry($since);
+        $delay = $this->scheduleRetry($jobs[0]['since'] ?? $now);
         self::log('purger unavailable (' . self::describe($status) . '); purge queued (event ' . $purge['event']
-            . ', ' . count($items) . ' waiting), next attempt in ' . $delay . ' s');
+            . ', ' . $what . '), next attempt in ' . $delay . ' s');
+    }
+
+    /** Enough rows to see past the bound: the queue holds at most maxQueued, a few more in a race. */
+    private function limit(): int
+    {
+        return $this->config->maxQueued + 10;
     }
 
     /** Schedules the short retry unless one is already due; returns the delay in seconds. */
@@ -157,29 +187,6 @@ final class Client
         $why = json_decode($body, true);
         $code = is_array($why) && is_string($why['code'] ?? null) ? ' ' . $why['code'] : '';
         self::log('purger refused a purge with HTTP ' . $status . $code . ', event ' . ($purge['event'] ?? '-') . '; dropped');
-    }
-
-    /**
-     * @param bool $fresh read the database, not this request's copy of the option
-     * @return array{since: int, items: list<array>}
-     */
-    private function queue(bool $fresh = false): array
-    {
-        if ($fresh && function_exists('wp_cache_delete')) {
-            wp_cache_delete(self::OPTION, 'options');
-        }
-        $q = get_option(self::OPTION, []);
-        if (is_array($q) && isset($q['items']) && is_array($q['items'])) {
-            return ['since' => (int) ($q['since'] ?? $this->now()), 'items' => array_values($q['items'])];
-        }
-        // The queue of earlier versions: a plain list of purges, without event ids.
-        return ['since' => $this->now(), 'items' => is_array($q) ? array_values($q) : []];
-    }
-
-    private function save(?array $state): void
-    {
-        // Not autoloaded: read only on failures, retries and after a successful webhook.
-        update_option(self::OPTION, $state ?? [], false);
     }
 
     private function now(): int

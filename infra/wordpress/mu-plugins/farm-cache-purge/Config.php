@@ -18,7 +18,7 @@ final class Config
         public readonly string $secret,
         public readonly int $pages = 3,
         public readonly float $timeoutSeconds = 2.0,
-        /** Queued webhooks kept in the retry option before they collapse into one site-wide purge. */
+        /** Queued webhooks (one options row each) before they collapse into one site-wide purge. */
         public readonly int $maxQueued = 50,
         /** Why the secret could not be read (a path or a name, never the secret), '' when it was. */
         public readonly string $secretProblem = '',

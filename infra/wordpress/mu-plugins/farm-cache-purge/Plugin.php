@@ -430,7 +430,7 @@ final class Plugin
             return;
         }
         // Taken off the schedule first, as WP-cron does, so concurrent requests rarely both run it
-        // (when they do, the event ids make the second delivery a duplicate the purger ignores).
+        // (when they do, each claims a purge before sending it: every purge still goes once).
         wp_unschedule_event($due, Client::RETRY_SOON);
         if (function_exists('fastcgi_finish_request')) {
             fastcgi_finish_request();
