@@ -5,7 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -332,6 +332,48 @@ describe('UpstreamPool framing (raw server)', () => {
     await send(p);
     expect((await send(p)).headers).toEqual(['transfer-encoding', 'chunked']);
     expect(s.accepted()).toBe(1);
+  });
+
+  it('hands on a Content-Length body as slices of the reads, not copies, and parses the next head afresh', async () => {
+    // llhttp's kOnBody copies every chunk into a new Buffer: at 46 KB pages, the benchmark's
+    // mark-compacts (docs/decisions/router-upstream-client.md).
+    const reads: Buffer[] = [];
+    const socket = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        const path = chunk.toString('latin1').split(' ')[1]!;
+        const body = `body of ${path}`;
+        const bytes = Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+        const cut = bytes.length - 4;
+        reads.push(bytes.subarray(0, cut), bytes.subarray(cut));
+        setImmediate(() => {
+          socket.push(reads.at(-2));
+          setImmediate(() => socket.push(reads.at(-1)));
+        });
+        cb();
+      },
+    });
+    process.nextTick(() => socket.emit('connect'));
+    const p = pool('http://127.0.0.1:1', { connect: () => socket as Socket });
+    const chunks: Buffer[] = [];
+    const get = (path: string) =>
+      new Promise<void>((resolve, reject) =>
+        p.dispatch(
+          { method: 'GET', path, headers: ['host', 'a.test'], body: null },
+          {
+            onConnect() {},
+            onHeaders() {},
+            onData: (c) => chunks.push(c) > 0,
+            onComplete: resolve,
+            onError: reject,
+          },
+        ),
+      );
+    await get('/one');
+    await get('/two');
+    expect(chunks.map(String).join('')).toBe('body of /onebody of /two');
+    expect(chunks.every((c) => reads.some((r) => r.buffer === c.buffer))).toBe(true);
+    expect(p.size).toBe(1);
   });
 
   it('rejects malformed responses with UPSTREAM_BAD_RESPONSE', async () => {
