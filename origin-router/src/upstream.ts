@@ -548,9 +548,10 @@ export class UpstreamPool {
 
   /**
    * llhttp: a response head. Returns 1 to tell llhttp the message has no body (a 1xx, an answer to
-   * HEAD), as node:http's client does. Whatever llhttp accepts but the router could not forward
-   * (a status outside 100–999, a version other than 1.0/1.1, a protocol switch, a value
-   * `res.writeHead` would throw on) fails this exchange instead.
+   * HEAD), as node:http's client does, and STOP_AFTER_HEAD when llhttp would frame the body by its
+   * Content-Length alone: the pool then reads that many bytes itself (`rawBody`). Whatever llhttp
+   * accepts but the router could not forward (a status outside 100–999, a version other than
+   * 1.0/1.1, a protocol switch, a value `res.writeHead` would throw on) fails this exchange instead.
    */
   onHead(
     c: Conn,
