@@ -15,7 +15,8 @@
 # wrong). A background watcher re-resolves every VARNISH_BACKEND_INTERVAL seconds; when the
 # address set changes it renders backends.vcl again, compiles the main VCL anew (`vcl.load`
 # re-reads the include), switches to it once one of its probes found a healthy backend (at most
-# ~5 s: its backends start sick, like Varnish's default), and discards every VCL no longer active.
+# ~5 s: its backends start sick, like Varnish's default), and discards every VCL of its own no
+# longer active (retrying each round until they are gone).
 # It touches watcher.alive on every round; the health check fails when that stops.
 #
 # Environment:
@@ -126,7 +127,7 @@ healthy_soon() {
 
 watch() {
   set +e # a failed round is logged and retried; the watcher itself must not die of it
-  current=$1 n=0
+  current=$1 n=0 leftover=0
   while kill -0 "$$" 2>/dev/null; do # $$ is varnishd after the exec below; stop with it
     touch "$dir/watcher.alive"
     next=$(addresses)
@@ -141,15 +142,21 @@ watch() {
         if out=$(adm vcl.use "$vname" 2>&1); then
           log "now using $vname: $name -> $(oneline "${next:-nothing (503)}")"
           current=$next
-          # Every VCL that is not the active one: the previous, and any left by a failed round.
-          for old in $(adm vcl.list 2>/dev/null | awk '$1 == "available" { print $5 }'); do
-            adm vcl.discard "$old" >/dev/null 2>&1 || log "vcl.discard $old failed (retried next change)"
-          done
+          leftover=1
         else
           log "vcl.use $vname failed: $(oneline "$out")"
           adm vcl.discard "$vname" >/dev/null 2>&1 || true
         fi
       fi
+    fi
+    # Every VCL of ours that is not the active one (the boot VCL, the previous one, any left by a
+    # failed round), until none is left: a discard that fails (a slow or busy manager) is retried
+    # next round, not at the next change of address. VCLs an operator loaded by hand are left alone.
+    if [ "$leftover" = 1 ]; then
+      leftover=0
+      for old in $(adm vcl.list 2>/dev/null | awk '$1 == "available" && ($5 == "boot" || $5 ~ /^backends_/) { print $5 }'); do
+        adm vcl.discard "$old" >/dev/null 2>&1 || { leftover=1; log "vcl.discard $old failed (retried next round)"; }
+      done
     fi
     sleep "$interval"
   done
