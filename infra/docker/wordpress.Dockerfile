@@ -11,8 +11,13 @@ ARG WORDPRESS_IMAGE=wordpress:6.7-php8.3-fpm
 ARG NGINX_IMAGE=nginx:1.27-alpine
 
 FROM ${WORDPRESS_IMAGE} AS php
-# The pool's ping answers the health check (php-fpm-healthcheck); its access-log line is
-# suppressed (access.suppress_path, PHP >= 8.2), or every site would log a line per 10 s per task.
+# The health check (php-fpm-healthcheck) asks a pool of its own, `farm-health` (one worker, on
+# 127.0.0.1:9001 only), for its ping: a busy site fills every `www` worker and queues requests,
+# and a check that waited in that queue timed out, so Swarm killed healthy tasks of a busy site
+# and the survivors got its whole load (seen on the one-node Swarm under a rolling update). The
+# check proves the master runs and spawns workers; stuck `www` workers are php-fpm's own job
+# (request_terminate_timeout). The `www` pool keeps its ping path for monitoring, unlogged
+# (access.suppress_path, PHP >= 8.2).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libfcgi-bin \
  && apt-get clean \
@@ -21,6 +26,9 @@ RUN apt-get update \
       echo 'access.suppress_path[] = /fpm-ping'; \
       echo 'pm = dynamic'; echo 'pm.max_children = 20'; echo 'pm.max_requests = 1000'; \
       echo 'request_terminate_timeout = 120s'; } > /usr/local/etc/php-fpm.d/zz-farm.conf \
+ && { echo '[farm-health]'; echo 'user = www-data'; echo 'group = www-data'; \
+      echo 'listen = 127.0.0.1:9001'; echo 'pm = static'; echo 'pm.max_children = 1'; \
+      echo 'ping.path = /fpm-ping'; } > /usr/local/etc/php-fpm.d/zz-farm-health.conf \
  && { echo '[global]'; echo 'process_control_timeout = 30s'; } > /usr/local/etc/php-fpm.d/zz-farm-global.conf \
  && php-fpm -t
 COPY --chown=root:root infra/wordpress/mu-plugins/ /opt/wpfarm/mu-plugins/

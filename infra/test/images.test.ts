@@ -195,13 +195,24 @@ describe('varnish and wordpress Dockerfiles', () => {
       expect(text).toMatch(new RegExp(`^FROM \\S+ AS ${r.target}$`, 'm'));
   });
 
-  it('php: the pool answers the health check on its ping path, and that path is not access-logged', () => {
+  it('php: the health check asks a pool of its own, never the site pool`s queue; www`s ping is not access-logged', () => {
     const php = stages(WORDPRESS).find((st) => / AS php$/.test(st[0]!.args))!;
-    const pool = php.find((i) => i.op === 'RUN' && i.args.includes('zz-farm.conf'))!.args;
-    expect(pool).toContain("'ping.path = /fpm-ping'");
-    expect(pool).toContain("'access.suppress_path[] = /fpm-ping'");
-    const script = readFileSync(join(INFRA, 'docker/php-fpm-healthcheck.sh'), 'utf8');
+    const run = php.find((i) => i.op === 'RUN' && i.args.includes('zz-farm.conf'))!.args;
+    expect(run).toContain("'ping.path = /fpm-ping'");
+    expect(run).toContain("'access.suppress_path[] = /fpm-ping'");
+    // The health pool: its own listener on loopback, one static worker, a ping path.
+    const health = /\{ echo '\[farm-health\]';(.*?)\} > \S*zz-farm-health\.conf/s.exec(run)?.[1] ?? '';
+    expect(health).toContain("'listen = 127.0.0.1:9001'");
+    expect(health).toContain("'pm = static'");
+    expect(health).toContain("'pm.max_children = 1'");
+    expect(health).toContain("'ping.path = /fpm-ping'");
+    const script = readFileSync(join(INFRA, 'docker/php-fpm-healthcheck.sh'), 'utf8')
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n');
     expect(script).toContain('SCRIPT_NAME=/fpm-ping');
+    expect(script).toMatch(/-connect 127\.0\.0\.1:9001\b/);
+    expect(script).not.toMatch(/:9000\b/);
   });
 
   it('wp-config.php is valid PHP and takes the salts from the secret the site stacks mount', async () => {
