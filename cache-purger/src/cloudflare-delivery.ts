@@ -116,29 +116,14 @@ export interface CloudflareDeliveryDeps {
  * purged wider than it is (docs/decisions/purger-escalation.md). The entries it holds stay
  * pending (acknowledged once every call of the window succeeded), so a crash loses nothing.
  */
-export class CloudflareDelivery {
+export class CloudflareDelivery extends EdgeLoop {
   readonly #d: CloudflareDeliveryDeps;
-  readonly #loop: EdgeLoop;
   constructor(deps: CloudflareDeliveryDeps) {
+    super({ queue: deps.queue, group: KEYS.cloudflareGroup, config: deps.config, logger: deps.logger });
     this.#d = deps;
-    this.#loop = new EdgeLoop({
-      queue: deps.queue,
-      group: KEYS.cloudflareGroup,
-      config: deps.config,
-      logger: deps.logger,
-      deliver: (entries, ctl) => this.#deliver(entries, ctl),
-    });
   }
 
-  start(): void {
-    this.#loop.start();
-  }
-
-  stop(): Promise<void> {
-    return this.#loop.stop();
-  }
-
-  async #deliver(first: EdgeEntry[], ctl: EdgeLoopControl): Promise<void> {
+  protected async deliver(first: EdgeEntry[], ctl: EdgeLoopControl): Promise<void> {
     const { queue, config, metrics, logger } = this.#d;
     const cf = this.#d.cloudflare;
     if (!cf) {

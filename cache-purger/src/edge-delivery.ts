@@ -21,29 +21,14 @@ export interface EdgeDeliveryDeps {
   metrics: PurgerMetrics;
 }
 
-export class EdgeWorkerDelivery {
+export class EdgeWorkerDelivery extends EdgeLoop {
   readonly #d: EdgeDeliveryDeps;
-  readonly #loop: EdgeLoop;
   constructor(deps: EdgeDeliveryDeps) {
+    super({ queue: deps.queue, group: KEYS.edgeGroup, config: deps.config, logger: deps.logger });
     this.#d = deps;
-    this.#loop = new EdgeLoop({
-      queue: deps.queue,
-      group: KEYS.edgeGroup,
-      config: deps.config,
-      logger: deps.logger,
-      deliver: (entries, ctl) => this.#deliver(entries, ctl),
-    });
   }
 
-  start(): void {
-    this.#loop.start();
-  }
-
-  stop(): Promise<void> {
-    return this.#loop.stop();
-  }
-
-  async #deliver(refs: EdgeEntry[], ctl: EdgeLoopControl): Promise<void> {
+  protected async deliver(refs: EdgeEntry[], ctl: EdgeLoopControl): Promise<void> {
     const { queue, config, metrics } = this.#d;
     if (!config.edge) {
       await queue.ackEdge(KEYS.edgeGroup, refs, 'skipped');

@@ -20,24 +20,21 @@ export interface EdgeLoopControl {
   more(count: number): Promise<EdgeEntry[]>;
 }
 
-/** One target's delivery: acknowledges the entries it completed (or leaves them pending). */
-export type EdgeDeliverFn = (entries: EdgeEntry[], ctl: EdgeLoopControl) => Promise<void>;
-
 export interface EdgeLoopDeps {
   queue: Queue;
   group: typeof KEYS.edgeGroup | typeof KEYS.cloudflareGroup;
   config: Config;
   logger: Logger;
-  deliver: EdgeDeliverFn;
 }
 
 /**
- * One consumer group's loop on `purge:edge` (the edge worker's, Cloudflare's): its own pending
- * entries first (after a restart with the same consumer name), then entries another purger left
- * pending past PURGE_CLAIM_IDLE_MS (XAUTOCLAIM), then new ones. Each group has its own connection
+ * One consumer group's loop on `purge:edge`, extended by each target's delivery (the edge
+ * worker's, Cloudflare's: each implements deliver()). Its own pending entries first (after a
+ * restart with the same consumer name), then entries another purger left pending past
+ * PURGE_CLAIM_IDLE_MS (XAUTOCLAIM), then new ones. Each group has its own connection
  * (blocking reads hold it), cursor and pending list, so one target waiting never holds the other.
  */
-export class EdgeLoop {
+export abstract class EdgeLoop {
   readonly #d: EdgeLoopDeps;
   #stopping = false;
   #wake = new AbortController();
@@ -48,6 +45,9 @@ export class EdgeLoop {
   constructor(deps: EdgeLoopDeps) {
     this.#d = deps;
   }
+
+  /** One target's delivery: acknowledges the entries it completed (or leaves them pending). */
+  protected abstract deliver(entries: EdgeEntry[], ctl: EdgeLoopControl): Promise<void>;
 
   start(): void {
     this.#loop = this.#run();
@@ -131,7 +131,7 @@ export class EdgeLoop {
           const batch = toEdgeEntries(entries);
           this.#held = batch.map((e) => e.id);
           this.#keptAt = Date.now();
-          await this.#d.deliver(batch, ctl);
+          await this.deliver(batch, ctl);
           this.#held = [];
         }
         errors = 0;
