@@ -126,7 +126,7 @@ export function onePlan(opts: { images: Record<string, string>; base: number; cp
     ports: localPorts(opts.base),
     cpus: opts.cpus,
     maxReplicas: 2,
-    healthFloor: '10s',
+    healthFloor: '30s',
     standins: { 'ingress/traefik': traefikStandin },
     leftOut: {
       'ingress/crowdsec': 'CrowdSec does not install here (no image, no Debian package)',
