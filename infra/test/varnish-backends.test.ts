@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { VCL_DIR, writeVarnishIncludes } from '@wpfarm/common/peers/varnish';
@@ -22,6 +22,7 @@ const exec = promisify(execFile);
 const ENTRYPOINT = join(INFRA, 'docker/varnish/entrypoint.sh');
 const HEALTHCHECK = join(INFRA, 'docker/varnish/healthcheck.sh');
 const NAME = 'router-back.test';
+const DRAIN_SECONDS = 2;
 
 /** A stand-in back-router task: its own address, /ping 200 (503 once draining), pages name it. */
 interface Task {
@@ -113,6 +114,8 @@ describe('varnish entrypoint: backends from a name that resolves late and change
       VARNISH_BACKEND_INTERVAL: '1',
       VARNISH_BACKENDS_DIR: backendsDir,
       VARNISH_RESOLVE: resolver,
+      VARNISH_DRAIN_SECONDS: String(DRAIN_SECONDS),
+      VARNISH_DRAIN_FILE: join(dir, 'draining'),
     };
     args = [
       ENTRYPOINT,
@@ -218,9 +221,20 @@ describe('varnish entrypoint: backends from a name that resolves late and change
     expect(failed).toMatchObject({ code: 1, stderr: expect.stringMatching(/watcher silent for 12\ds/) });
   });
 
-  it('SIGTERM to the entrypoint PID (varnishd after the exec) stops varnishd, and the watcher follows', async () => {
+  it('SIGTERM to the entrypoint PID drains: the probe URL answers 503 while pages are still served, then varnishd stops and the watcher follows', async () => {
+    setAddresses('127.0.0.3');
+    await until('served by 127.0.0.3 again', async () => (await get(`/back-${n++}`)).body === '127.0.0.3');
+    expect((await get('/.varnish-health')).status).toBe(200);
+    const t = Date.now();
     process.kill(varnish.pid, 'SIGTERM'); // the leader only, as Swarm signals PID 1
+    await until(
+      'the probe URL answers 503',
+      async () => (await get('/.varnish-health')).status === 503,
+      1_500,
+    );
+    expect(await served(3)).toEqual(Array(3).fill('127.0.0.3')); // the routers' requests in the meantime
     expect(await varnish.exited).toBe(0);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(DRAIN_SECONDS * 1000);
     const groupAlive = () => {
       try {
         process.kill(-varnish.pid, 0);
@@ -239,8 +253,24 @@ describe('varnish entrypoint: refusals and pass-through', () => {
       (err: { code: number; stdout: string; stderr: string }) => err,
     );
 
-  it('without VARNISH_BACKEND it runs the command as given (a static backends.vcl)', async () => {
+  it('without VARNISH_BACKEND it runs the command as given (a static backends.vcl), with or without a drain', async () => {
     expect(await run({}, 'echo', 'as given')).toMatchObject({ stdout: 'as given\n' });
+    const file = join(mkdtempSync(join(tmpdir(), 'varnish-drain-')), 'draining');
+    const drained = await run(
+      { VARNISH_DRAIN_SECONDS: '1', VARNISH_DRAIN_FILE: file },
+      'sh',
+      '-c',
+      'echo "$FARM_DRAIN_FILE"; exit 3',
+    );
+    expect(drained).toMatchObject({ code: 3, stdout: `${file}\n` }); // its status passed on
+    rmSync(dirname(file), { recursive: true, force: true });
+  });
+
+  it('refuses a drain that is not a whole number of seconds', async () => {
+    expect(await run({ VARNISH_DRAIN_SECONDS: '5s' }, 'echo')).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/VARNISH_DRAIN_SECONDS must be a whole number/),
+    });
   });
 
   it('refuses a malformed VARNISH_BACKEND, a command without -n or -f, a vcl_path without the backends dir', async () => {

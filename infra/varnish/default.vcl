@@ -68,8 +68,13 @@ sub vcl_recv {
   }
   unset req.http.x-farm-purge-secret-expected;
 
-  # The front router's health probe: answered by Varnish itself, never by the backend.
+  # The front router's health probe: answered by Varnish itself, never by the backend. 503 while
+  # the image's entrypoint drains this node before stopping it (docker/varnish/entrypoint.sh,
+  # VARNISH_DRAIN_SECONDS): the routers take it out while it still serves what they send.
   if (req.url == "/.varnish-health") {
+    if (std.getenv("FARM_DRAIN_FILE") != "" && std.file_exists(std.getenv("FARM_DRAIN_FILE"))) {
+      return (synth(503, "Draining"));
+    }
     return (synth(200, "OK"));
   }
 

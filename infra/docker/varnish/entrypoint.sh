@@ -11,13 +11,21 @@
 # (default.vcl includes it): one backend per address, each probed on the back router's GET /ping
 # (which answers 503 from SIGTERM until its listener closes, DRAIN_DELAY_MS later), behind a
 # round-robin director; while nothing resolves, a `none` backend, so every fetch answers 503.
-# Then it execs varnishd, which stays PID 1 and gets Swarm's SIGTERM itself (no forwarding to get
-# wrong). A background watcher re-resolves every VARNISH_BACKEND_INTERVAL seconds; when the
+# Then it runs varnishd (exec'd, so PID 1 and Swarm's SIGTERM are its own, unless a drain is set:
+# below). A background watcher re-resolves every VARNISH_BACKEND_INTERVAL seconds; when the
 # address set changes it renders backends.vcl again, compiles the main VCL anew (`vcl.load`
 # re-reads the include), switches to it once one of its probes found a healthy backend (at most
 # ~5 s: its backends start sick, like Varnish's default), and discards every VCL of its own no
 # longer active (retrying each round until they are gone).
 # It touches watcher.alive on every round; the health check fails when that stops.
+#
+# varnishd has no drain of its own: SIGTERM stops it at once, cutting the responses it is
+# streaming (the Swarm rolling-update test saw a page aborted mid-body while varnish-2 rolled).
+# With VARNISH_DRAIN_SECONDS > 0 this shell stays PID 1 instead of exec'ing: on SIGTERM it creates
+# the drain file, whose presence makes default.vcl answer the front routers' probe URL
+# (/.varnish-health) with 503 (the file's path reaches the VCL as FARM_DRAIN_FILE); the routers
+# take the node out after two failed probes while it still serves what they send; after the
+# drain it sends SIGTERM to varnishd and exits with varnishd's status.
 #
 # Environment:
 #   VARNISH_BACKEND           name:port to resolve; unset: plain `exec "$@"` (static backends.vcl)
@@ -27,6 +35,8 @@
 #   VARNISH_RESOLVE           resolver command, run with the name as its last argument, printing
 #                             addresses first on each line (default `getent ahostsv4`; tests
 #                             inject their own)
+#   VARNISH_DRAIN_SECONDS     seconds between SIGTERM and stopping varnishd (default 0: exec)
+#   VARNISH_DRAIN_FILE        the drain file (default /var/lib/varnish/farm/draining)
 # The command must be varnishd with `-n <workdir>` and `-f <main VCL>`: the watcher's varnishadm
 # and vcl.load use both.
 set -eu
@@ -35,12 +45,34 @@ if [ "$#" -eq 0 ]; then
   echo 'usage: farm-varnish-entrypoint varnishd -F -n <workdir> -f <main VCL> ... (the cache stack passes the command)' >&2
   exit 2
 fi
-if [ -z "${VARNISH_BACKEND:-}" ] || [ "${1:-}" != varnishd ]; then
-  exec "$@"
-fi
 
 log() { printf '%s farm-varnish-backends: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() { log "$*"; exit 2; }
+
+drain=${VARNISH_DRAIN_SECONDS:-0}
+case $drain in '' | *[!0-9]*) die "VARNISH_DRAIN_SECONDS must be a whole number of seconds (got \"$drain\")" ;; esac
+drain_file=${VARNISH_DRAIN_FILE:-/var/lib/varnish/farm/draining}
+
+# Runs the command: exec'd without a drain; with one, as this shell's child until SIGTERM drains it.
+run() {
+  if [ "$drain" -eq 0 ]; then exec "$@"; fi
+  mkdir -p "$(dirname "$drain_file")"
+  rm -f "$drain_file"
+  export FARM_DRAIN_FILE="$drain_file"
+  "$@" &
+  child=$!
+  trap 'log "SIGTERM: /.varnish-health answers 503 for ${drain} s, then varnishd stops"; : >"$drain_file"; sleep "$drain"; kill -TERM "$child" 2>/dev/null || true' TERM INT
+  status=0
+  # `wait` returns early (status > 128) when the trap runs; wait again until varnishd has exited.
+  while kill -0 "$child" 2>/dev/null; do
+    wait "$child" && status=0 || status=$?
+  done
+  exit "$status"
+}
+
+if [ -z "${VARNISH_BACKEND:-}" ] || [ "${1:-}" != varnishd ]; then
+  run "$@"
+fi
 
 case $VARNISH_BACKEND in
   *[!A-Za-z0-9._:-]* | :* | *: | *:*:*) die "VARNISH_BACKEND must be name:port (got \"$VARNISH_BACKEND\")" ;;
@@ -128,7 +160,7 @@ healthy_soon() {
 watch() {
   set +e # a failed round is logged and retried; the watcher itself must not die of it
   current=$1 n=0 leftover=0
-  while kill -0 "$$" 2>/dev/null; do # $$ is varnishd after the exec below; stop with it
+  while kill -0 "$$" 2>/dev/null; do # $$: varnishd once exec'd, else the shell that outlives it
     touch "$dir/watcher.alive"
     next=$(addresses)
     if [ "$next" != "$current" ]; then
@@ -168,4 +200,4 @@ write "$first"
 touch "$dir/watcher.alive"
 log "starting with $name -> $(oneline "${first:-nothing (503 until it resolves)}")"
 watch "$first" &
-exec "$@"
+run "$@"
