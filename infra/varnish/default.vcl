@@ -72,7 +72,8 @@ sub vcl_recv {
   # the image's entrypoint drains this node before stopping it (docker/varnish/entrypoint.sh,
   # VARNISH_DRAIN_SECONDS): the routers take it out while it still serves what they send.
   if (req.url == "/.varnish-health") {
-    if (std.getenv("FARM_DRAIN_FILE") != "" && std.file_exists(std.getenv("FARM_DRAIN_FILE"))) {
+    # Unset outside the image's drain: file_exists("") is false.
+    if (std.file_exists(std.getenv("FARM_DRAIN_FILE"))) {
       return (synth(503, "Draining"));
     }
     return (synth(200, "OK"));
